@@ -1,0 +1,42 @@
+#!/usr/bin/env node
+import { runNode, ConfigError } from '@sonic/node';
+
+const USAGE = `Usage: sonic <command> [options]
+
+Sonic: a Redis-compatible, sharded, replicated in-memory cache.
+
+Commands:
+  node        start a node (a Redis-compatible keyspace engine)
+  help        show this help
+
+Run 'sonic <command> --help' for a command's options.
+`;
+
+async function main(argv: string[]): Promise<number> {
+  const [cmd, ...rest] = argv;
+  switch (cmd) {
+    case undefined:
+    case 'help':
+    case '--help':
+    case '-h':
+      process.stdout.write(USAGE);
+      return cmd === undefined ? 1 : 0;
+    case 'node':
+      await runNode(rest);
+      return -1;
+    default:
+      process.stderr.write(`sonic: unknown command '${cmd}' (see sonic --help)\n`);
+      return 1;
+  }
+}
+
+main(process.argv.slice(2)).then(
+  (code) => {
+    if (code >= 0) process.exitCode = code;
+  },
+  (err: unknown) => {
+    const msg = err instanceof ConfigError ? err.message : err instanceof Error ? err.message : String(err);
+    process.stderr.write(`sonic: ${msg}\n`);
+    process.exit(1);
+  },
+);

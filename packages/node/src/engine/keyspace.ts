@@ -1,0 +1,341 @@
+import type { Value } from './values.js';
+
+/** What the engine needs from the outside world: time and randomness, injected. */
+export interface EngineEnv {
+  /** Wall-clock milliseconds since the epoch. */
+  now(): number;
+  /** Uniform in [0, 1). */
+  random(): number;
+}
+
+/** Something that watches a key (a client in WATCH). */
+export interface KeyWatcher {
+  /** Set when a watched key changes; EXEC then fails. */
+  casDirty: boolean;
+}
+
+/** A listener of the propagation stream: every change, as the command that reproduces it. */
+export type PropagationListener = (db: number, argv: readonly string[]) => void;
+
+/**
+ * One logical database: the main dictionary, and the expiry dictionary holding the
+ * absolute expiry time (ms) of keys that have one (as Redis keeps `db->expires`).
+ *
+ * Mutations go through this class so that everything that must follow a change does:
+ * WATCH invalidation, readiness of keys blocked clients wait on, dirty counting, and
+ * (for the snapshotter, later) the before-write hook of `lookupWrite`.
+ */
+export class Db {
+  dict = new Map<string, Value>();
+  expires = new Map<string, number>();
+  /** Keys watched by clients (WATCH), or null when none are. */
+  watchers: Map<string, Set<KeyWatcher>> | null = null;
+  /** Keys that blocked clients wait on, with a count of waiters. */
+  readonly blockedOn = new Map<string, number>();
+  /** Persistent cursor for the active expiry cycle. */
+  expireCursor: IterableIterator<[string, number]> | null = null;
+  /** Persistent cursor for RANDOMKEY / sampling. */
+  private sampleCursor: IterableIterator<string> | null = null;
+
+  constructor(
+    readonly id: number,
+    readonly ks: Keyspace,
+  ) {}
+
+  get size(): number {
+    return this.dict.size;
+  }
+
+  /** True if the key is logically expired (ignoring whether it was deleted yet). */
+  private isExpired(key: string): boolean {
+    const when = this.expires.get(key);
+    return when !== undefined && when <= this.ks.env.now();
+  }
+
+  /**
+   * Deletes the key if it has expired, propagating a DEL. On a replica nothing is
+   * deleted (the primary's DEL will arrive), but the key reads as missing.
+   * Returns true when the key is (logically) gone.
+   */
+  expireIfNeeded(key: string): boolean {
+    if (this.expires.size === 0) return false;
+    const when = this.expires.get(key);
+    if (when === undefined || when > this.ks.env.now()) return false;
+    if (!this.ks.expireKeys) return true;
+    this.deleteExpired(key);
+    return true;
+  }
+
+  private deleteExpired(key: string): void {
+    this.ks.beforeWrite(this, key);
+    this.dict.delete(key);
+    this.expires.delete(key);
+    this.ks.stats.expiredKeys++;
+    this.touchWatchers(key);
+    this.ks.propagate(this.id, ['DEL', key]);
+  }
+
+  /** Looks a key up for reading: lazy expiry, keyspace hit/miss counting. */
+  lookupRead(key: string): Value | undefined {
+    if (this.expireIfNeeded(key)) {
+      this.ks.stats.keyspaceMisses++;
+      return undefined;
+    }
+    const v = this.dict.get(key);
+    if (v === undefined) this.ks.stats.keyspaceMisses++;
+    else this.ks.stats.keyspaceHits++;
+    return v;
+  }
+
+  /**
+   * Looks a key up with the intent to change it in place: lazy expiry and the
+   * before-write hook (the snapshotter serialises the old value here).
+   */
+  lookupWrite(key: string): Value | undefined {
+    if (this.expireIfNeeded(key)) return undefined;
+    const v = this.dict.get(key);
+    if (v !== undefined) this.ks.beforeWrite(this, key);
+    return v;
+  }
+
+  /** Looks a key up without side effects other than lazy expiry (for TYPE, EXISTS ...). */
+  peek(key: string): Value | undefined {
+    if (this.expireIfNeeded(key)) return undefined;
+    return this.dict.get(key);
+  }
+
+  exists(key: string): boolean {
+    return this.peek(key) !== undefined;
+  }
+
+  /**
+   * Sets a key to a value (a new key, or a replacement). Drops its TTL unless keepTtl.
+   * Counts one change and signals the key.
+   */
+  set(key: string, value: Value, keepTtl = false): void {
+    this.ks.beforeWrite(this, key);
+    this.dict.set(key, value);
+    if (!keepTtl && this.expires.size > 0) this.expires.delete(key);
+    this.modified(key);
+  }
+
+  /** Deletes a key; returns whether it existed (expired keys count as missing). */
+  delete(key: string): boolean {
+    if (this.expireIfNeeded(key)) return false;
+    if (!this.dict.has(key)) return false;
+    this.ks.beforeWrite(this, key);
+    this.dict.delete(key);
+    if (this.expires.size > 0) this.expires.delete(key);
+    this.modified(key);
+    return true;
+  }
+
+  /** The absolute expiry time in ms, or -1 when the key has none. */
+  getExpire(key: string): number {
+    return this.expires.get(key) ?? -1;
+  }
+
+  setExpire(key: string, whenMs: number): void {
+    this.ks.beforeWrite(this, key);
+    this.expires.set(key, whenMs);
+  }
+
+  /** Removes the TTL; returns whether there was one. */
+  persist(key: string): boolean {
+    if (!this.expires.has(key)) return false;
+    this.ks.beforeWrite(this, key);
+    this.expires.delete(key);
+    return true;
+  }
+
+  /**
+   * Records a change to a key: counts it (`changes` toward the dirty counter), fails
+   * the transactions that WATCH it, and wakes clients blocked on it.
+   */
+  modified(key: string, changes = 1): void {
+    this.ks.dirty += changes;
+    this.touchWatchers(key);
+    if (this.blockedOn.size > 0 && this.blockedOn.has(key)) this.ks.signalReady(this, key);
+  }
+
+  private touchWatchers(key: string): void {
+    if (this.watchers === null) return;
+    const set = this.watchers.get(key);
+    if (set) for (const w of set) w.casDirty = true;
+  }
+
+  /** Fails every WATCH on this database (FLUSHDB, SWAPDB). */
+  touchAllWatchers(): void {
+    if (this.watchers === null) return;
+    for (const set of this.watchers.values()) for (const w of set) w.casDirty = true;
+  }
+
+  /** Removes every key; returns how many there were. */
+  flush(): number {
+    const n = this.dict.size;
+    this.ks.beforeFlush(this);
+    this.dict.clear();
+    this.expires.clear();
+    this.expireCursor = null;
+    this.sampleCursor = null;
+    this.touchAllWatchers();
+    this.ks.dirty += n;
+    return n;
+  }
+
+  /**
+   * A pseudo-random live key, or undefined when empty. Walks a persistent cursor a
+   * random number of steps, so repeated calls spread over the keyspace without a full
+   * scan; expired keys met on the way are removed.
+   */
+  randomKey(): string | undefined {
+    for (let tries = 0; tries < 100 && this.dict.size > 0; tries++) {
+      const skip = Math.floor(this.ks.env.random() * Math.min(this.dict.size, 64));
+      let key: string | undefined;
+      for (let i = 0; i <= skip; i++) {
+        if (this.sampleCursor === null) this.sampleCursor = this.dict.keys();
+        const r = this.sampleCursor.next();
+        if (r.done) {
+          this.sampleCursor = this.dict.keys();
+          const r2 = this.sampleCursor.next();
+          if (r2.done) return undefined;
+          key = r2.value;
+        } else key = r.value;
+      }
+      if (key === undefined) return undefined;
+      if (this.isExpired(key)) {
+        if (this.ks.expireKeys) this.deleteExpired(key);
+        if (!this.ks.expireKeys && this.dict.size === this.expires.size) return key;
+        continue;
+      }
+      return key;
+    }
+    return undefined;
+  }
+
+  /**
+   * One slice of the active expiry cycle: samples up to `budget` keys with a TTL from
+   * a persistent cursor and deletes the expired ones. Returns [sampled, expired].
+   */
+  activeExpire(budget: number, now: number): [number, number] {
+    if (this.expires.size === 0) return [0, 0];
+    let sampled = 0;
+    let expired = 0;
+    while (sampled < budget && sampled < this.expires.size) {
+      if (this.expireCursor === null) this.expireCursor = this.expires.entries();
+      const r = this.expireCursor.next();
+      if (r.done) {
+        this.expireCursor = null;
+        break;
+      }
+      sampled++;
+      const [key, when] = r.value;
+      if (when <= now) {
+        this.deleteExpired(key);
+        expired++;
+      }
+    }
+    return [sampled, expired];
+  }
+}
+
+export interface KeyspaceStats {
+  keyspaceHits: number;
+  keyspaceMisses: number;
+  expiredKeys: number;
+  evictedKeys: number;
+}
+
+/**
+ * The keyspace engine: the databases, expiry, and the propagation stream. It imports
+ * nothing from `node:`; time and randomness come from `env`.
+ */
+export class Keyspace {
+  readonly dbs: Db[] = [];
+  /** Changes since the last save (Redis's `server.dirty`). */
+  dirty = 0;
+  /** False on a replica: keys expire only by the primary's DEL. */
+  expireKeys = true;
+  readonly stats: KeyspaceStats = { keyspaceHits: 0, keyspaceMisses: 0, expiredKeys: 0, evictedKeys: 0 };
+  private readonly listeners: PropagationListener[] = [];
+  /** Keys that became ready for blocked clients during the current command. */
+  readyKeys: { db: Db; key: string }[] = [];
+  /** Hook run before a key is changed or deleted (the snapshotter's). */
+  beforeWriteHook: ((db: Db, key: string) => void) | null = null;
+  beforeFlushHook: ((db: Db) => void) | null = null;
+
+  constructor(
+    readonly env: EngineEnv,
+    databases = 16,
+  ) {
+    for (let i = 0; i < databases; i++) this.dbs.push(new Db(i, this));
+  }
+
+  beforeWrite(db: Db, key: string): void {
+    if (this.beforeWriteHook !== null) this.beforeWriteHook(db, key);
+  }
+
+  beforeFlush(db: Db): void {
+    if (this.beforeFlushHook !== null) this.beforeFlushHook(db);
+  }
+
+  onPropagate(l: PropagationListener): () => void {
+    this.listeners.push(l);
+    return () => {
+      const i = this.listeners.indexOf(l);
+      if (i >= 0) this.listeners.splice(i, 1);
+    };
+  }
+
+  get hasPropagationListeners(): boolean {
+    return this.listeners.length > 0;
+  }
+
+  /** Emits a change to the propagation stream (replication, AOF, ...). */
+  propagate(db: number, argv: readonly string[]): void {
+    for (let i = 0; i < this.listeners.length; i++) this.listeners[i]!(db, argv);
+  }
+
+  signalReady(db: Db, key: string): void {
+    for (const r of this.readyKeys) if (r.db === db && r.key === key) return;
+    this.readyKeys.push({ db, key });
+  }
+
+  /** Swaps two databases' contents (SWAPDB), failing the WATCHes on both. */
+  swap(a: number, b: number): void {
+    const da = this.dbs[a]!;
+    const db = this.dbs[b]!;
+    this.beforeFlush(da);
+    this.beforeFlush(db);
+    [da.dict, db.dict] = [db.dict, da.dict];
+    [da.expires, db.expires] = [db.expires, da.expires];
+    da.expireCursor = null;
+    db.expireCursor = null;
+    da.touchAllWatchers();
+    db.touchAllWatchers();
+    // Clients blocked on keys of either database may now be served.
+    for (const d of [da, db]) for (const key of d.blockedOn.keys()) if (d.dict.has(key)) this.signalReady(d, key);
+  }
+
+  /**
+   * The active expiry cycle (Redis's "slow" cycle): per database, sample keys with a
+   * TTL and delete the expired ones, repeating while more than a quarter of a sample
+   * was expired, until `budgetMs` is used.
+   */
+  activeExpireCycle(budgetMs: number): number {
+    if (!this.expireKeys) return 0;
+    const start = this.env.now();
+    let total = 0;
+    for (const db of this.dbs) {
+      if (db.expires.size === 0) continue;
+      for (;;) {
+        const now = this.env.now();
+        const [sampled, expired] = db.activeExpire(20, now);
+        total += expired;
+        if (sampled === 0 || expired * 4 <= sampled) break;
+        if (now - start >= budgetMs) return total;
+      }
+    }
+    return total;
+  }
+}

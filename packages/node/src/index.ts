@@ -1,0 +1,5 @@
+export { runNode, buildConfig, NODE_USAGE } from './node.js';
+export { Server } from './server/server.js';
+export { Config, ConfigError } from './config/config.js';
+export { SETTINGS } from './config/settings.js';
+export { Keyspace, Db } from './engine/keyspace.js';

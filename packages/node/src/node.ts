@@ -1,0 +1,103 @@
+import { pino, type Logger } from 'pino';
+import { Config, ConfigError } from './config/config.js';
+import { SETTINGS } from './config/settings.js';
+import { Server } from './server/server.js';
+import { tableMismatches } from './commands/index.js';
+import { SONIC_VERSION } from './commands/connection.js';
+
+export const NODE_USAGE = `Usage: sonic node [--config FILE] [--<setting> VALUE ...]
+
+Starts a Sonic node: a Redis-compatible keyspace engine serving RESP on its port.
+
+Options:
+  --config FILE         read settings from a redis.conf-style file
+  --check-config        validate the configuration and exit
+  --help                show this help
+  --<setting> VALUE     any setting below (same names as redis.conf and CONFIG SET)
+
+Environment: SONIC_<SETTING> (dashes as underscores, e.g. SONIC_MAXMEMORY=256mb),
+and REDIS_PASSWORD, REDIS_MAXMEMORY, REDIS_MAXMEMORY_POLICY.
+
+Settings (default in brackets):
+${SETTINGS.filter((s) => s.help)
+  .map((s) => `  --${s.name.padEnd(22)} ${s.help} [${s.default === '' ? '""' : s.default}]`)
+  .join('\n')}
+  (every other Redis 7 parameter name is accepted too; see docs/configuration.md)
+`;
+
+/** Builds the configuration from defaults, file, environment and flags, in that order. */
+export function buildConfig(args: string[], env: NodeJS.ProcessEnv): { config: Config; rest: string[] } {
+  const config = new Config();
+  const rest: string[] = [];
+  let file: string | null = null;
+  const flags: string[] = [];
+  for (let i = 0; i < args.length; i++) {
+    const a = args[i]!;
+    if (a === '--config' || a === '-c') {
+      if (i + 1 >= args.length) throw new ConfigError('--config needs a file name');
+      file = args[++i]!;
+    } else if (a.startsWith('--config=')) file = a.slice(9);
+    else if (!a.startsWith('-') && file === null && a.endsWith('.conf') && flags.length === 0) file = a;
+    else flags.push(a);
+  }
+  if (file !== null) config.loadFile(file);
+  config.loadEnv(env);
+  rest.push(...config.loadArgs(flags));
+  return { config, rest };
+}
+
+export function createLogger(config: Config): Logger {
+  const levels: Record<string, string> = { debug: 'debug', verbose: 'debug', notice: 'info', warning: 'warn', nothing: 'silent' };
+  const level = process.env.SONIC_LOG_LEVEL ?? levels[config.get('loglevel')] ?? 'info';
+  const file = config.get('logfile');
+  const dest = file ? pino.destination({ dest: file, sync: false, mkdir: true }) : pino.destination({ dest: 1, sync: false });
+  return pino({ level, base: { pid: process.pid, component: 'node' } }, dest);
+}
+
+/** `sonic node`: starts a node; resolves once it listens. */
+export async function runNode(args: string[]): Promise<Server | null> {
+  if (args.includes('--help') || args.includes('-h')) {
+    process.stdout.write(NODE_USAGE);
+    return null;
+  }
+  const check = args.includes('--check-config');
+  const { config, rest } = buildConfig(
+    args.filter((a) => a !== '--check-config'),
+    process.env,
+  );
+  if (rest.length > 0) throw new ConfigError(`unknown argument '${rest[0]}' (see sonic node --help)`);
+  if (check) {
+    process.stdout.write('configuration OK\n');
+    return null;
+  }
+  const mism = tableMismatches();
+  if (mism.unhandled.length > 0 || mism.undeclared.length > 0) {
+    throw new Error(`command table mismatch: unhandled ${mism.unhandled.join(',')} undeclared ${mism.undeclared.join(',')}`);
+  }
+  if (config.get('dir') !== '') {
+    try {
+      process.chdir(config.get('dir'));
+    } catch (err) {
+      throw new ConfigError(`cannot use dir ${config.get('dir')}: ${(err as NodeJS.ErrnoException).code}`);
+    }
+  }
+  const log = createLogger(config);
+  const server = new Server(config, log);
+  try {
+    await server.listen();
+  } catch (err) {
+    throw new ConfigError(`cannot listen on port ${config.get('port')}: ${(err as NodeJS.ErrnoException).code ?? (err as Error).message}`);
+  }
+  log.info({ port: server.port, bind: config.get('bind'), version: SONIC_VERSION, runId: server.runId }, 'Ready to accept connections');
+  const stop = (sig: string) => {
+    void server.shutdown(sig);
+  };
+  process.on('SIGTERM', () => stop('SIGTERM'));
+  process.on('SIGINT', () => stop('SIGINT'));
+  server.onShutdown = () => {
+    log.info('bye');
+    log.flush();
+    setTimeout(() => process.exit(0), 50).unref();
+  };
+  return server;
+}

@@ -1,0 +1,712 @@
+import { createServer, type Server as NetServer, type Socket } from 'node:net';
+import { randomBytes } from 'node:crypto';
+import type { Logger } from 'pino';
+import {
+  DEFAULT_LIMITS,
+  Err,
+  lookupCommand,
+  lookupSubcommand,
+  type CommandSpec,
+  type RequestLimits,
+} from '@sonic/protocol';
+import { Keyspace, type Db } from '../engine/keyspace.js';
+import { Config } from '../config/config.js';
+import { Client } from './client.js';
+import { HANDLERS, type Handler } from '../commands/index.js';
+import { PubSub } from './pubsub.js';
+import { SlowLog, formatMonitorArg } from './monitoring.js';
+
+export interface CommandStat {
+  calls: number;
+  usec: number;
+  rejected: number;
+  failed: number;
+}
+
+/** Commands a RESP2 client may run while subscribed. */
+const PUBSUB_ALLOWED = new Set(['subscribe', 'psubscribe', 'ssubscribe', 'unsubscribe', 'punsubscribe', 'sunsubscribe', 'ping', 'quit', 'reset']);
+/** Commands MULTI does not queue. */
+const MULTI_IMMEDIATE = new Set(['exec', 'discard', 'multi', 'watch', 'quit', 'reset']);
+
+/**
+ * A node's RESP server: connections, the admission path every command takes, blocking,
+ * pub/sub, transactions' execution, and the periodic tasks (expiry, timeouts, stats).
+ */
+export class Server {
+  readonly keyspace: Keyspace;
+  readonly runId = randomBytes(20).toString('hex');
+  readonly startedAt = Date.now();
+  nextClientId = 1;
+  readonly clients = new Map<number, Client>();
+  readonly pubsub = new PubSub(this);
+  readonly slowlog = new SlowLog();
+  readonly monitors = new Set<Client>();
+  readonly commandStats = new Map<string, CommandStat>();
+  readonly errorStats = new Map<string, number>();
+  limits: RequestLimits;
+  readonly stats = {
+    totalConnections: 0,
+    totalCommands: 0,
+    rejectedConnections: 0,
+    netInputBytes: 0,
+    netOutputBytes: 0,
+    totalErrorReplies: 0,
+    unexpectedErrorReplies: 0,
+    clientQueryBufferLimitDisconnections: 0,
+    clientOutputBufferLimitDisconnections: 0,
+  };
+  /** Ops/sec samples (Redis keeps 16, taken every 100 ms). */
+  private opsSamples: number[] = [];
+  private lastSample = { at: Date.now(), commands: 0, inBytes: 0, outBytes: 0 };
+  inputKbps = 0;
+  outputKbps = 0;
+  /** CLIENT PAUSE: until when, and whether only writes are paused. */
+  pause: { until: number; writeOnly: boolean; timer: NodeJS.Timeout | null } | null = null;
+  private pausedClients: Client[] = [];
+  private listeners: NetServer[] = [];
+  private cron: NodeJS.Timeout | null = null;
+  private sampler: NodeJS.Timeout | null = null;
+  private pendingFlush = new Set<Client>();
+  private flushScheduled = false;
+  private readonly blockedClients = new Set<Client>();
+  /** Set while a shutdown is under way. */
+  shuttingDown = false;
+  /** Called once the server has stopped (the process exits there). */
+  onShutdown: (() => void) | null = null;
+  port = 0;
+
+  constructor(
+    readonly config: Config,
+    readonly log: Logger,
+  ) {
+    this.keyspace = new Keyspace({ now: Date.now, random: Math.random }, config.int('databases'));
+    this.limits = this.computeLimits();
+    config.onChange((name) => {
+      if (name === 'proto-max-bulk-len' || name === 'client-query-buffer-limit') this.limits = this.computeLimits();
+      if (name === 'hz') this.startCron();
+      if (name === 'requirepass' && config.get('requirepass') === '') for (const c of this.clients.values()) c.authenticated = true;
+    });
+  }
+
+  private computeLimits(): RequestLimits {
+    return {
+      ...DEFAULT_LIMITS,
+      maxBulkLen: this.config.int('proto-max-bulk-len'),
+      maxQueryBuffer: this.config.int('client-query-buffer-limit'),
+    };
+  }
+
+  // ------------------------------------------------------------------ lifecycle
+
+  async listen(): Promise<void> {
+    const port = this.config.int('port');
+    const binds = this.config.get('bind').split(/\s+/).filter(Boolean);
+    for (const raw of binds) {
+      const optional = raw.startsWith('-');
+      const host = optional ? raw.slice(1) : raw;
+      const h = host === '*' ? '0.0.0.0' : host;
+      const srv = createServer({ noDelay: true }, (s) => this.accept(s));
+      try {
+        await new Promise<void>((resolve, reject) => {
+          srv.once('error', reject);
+          srv.listen({ port: this.port || port, host: h, backlog: this.config.int('tcp-backlog') }, () => {
+            srv.off('error', reject);
+            resolve();
+          });
+        });
+      } catch (err) {
+        if (optional) continue;
+        throw err;
+      }
+      const addr = srv.address();
+      if (addr && typeof addr === 'object') this.port = addr.port;
+      srv.on('error', (err) => this.log.error({ err }, 'listener error'));
+      this.listeners.push(srv);
+    }
+    this.startCron();
+    this.sampler = setInterval(() => this.sampleStats(), 100);
+    this.sampler.unref();
+  }
+
+  private startCron(): void {
+    if (this.cron) clearInterval(this.cron);
+    const hz = Math.max(1, this.config.int('hz'));
+    this.cron = setInterval(() => this.serverCron(), Math.floor(1000 / hz));
+    this.cron.unref();
+  }
+
+  private serverCron(): void {
+    const hz = Math.max(1, this.config.int('hz'));
+    // Redis's slow cycle uses up to 25% of the cron period.
+    const effort = this.config.int('active-expire-effort');
+    this.keyspace.activeExpireCycle(Math.max(1, Math.floor((250 / hz) * (1 + (effort - 1) / 4) / 10)));
+    this.checkClientTimeouts();
+  }
+
+  private checkClientTimeouts(): void {
+    const idle = this.config.int('timeout');
+    const now = Date.now();
+    for (const c of this.clients.values()) {
+      if (c.blocked && c.blocked.deadline > 0 && c.blocked.deadline <= now) this.timeoutBlocked(c);
+      if (idle > 0 && !c.inPubSub && !c.blocked && !c.monitor && now - c.lastInteraction > idle * 1000) {
+        this.log.debug({ client: c.id }, 'closing idle client');
+        this.closeClient(c);
+      }
+    }
+  }
+
+  private sampleStats(): void {
+    const now = Date.now();
+    const dt = (now - this.lastSample.at) / 1000;
+    if (dt <= 0) return;
+    const ops = (this.stats.totalCommands - this.lastSample.commands) / dt;
+    this.opsSamples.push(ops);
+    if (this.opsSamples.length > 16) this.opsSamples.shift();
+    this.inputKbps = (this.stats.netInputBytes - this.lastSample.inBytes) / dt / 1024;
+    this.outputKbps = (this.stats.netOutputBytes - this.lastSample.outBytes) / dt / 1024;
+    this.lastSample = { at: now, commands: this.stats.totalCommands, inBytes: this.stats.netInputBytes, outBytes: this.stats.netOutputBytes };
+  }
+
+  get instantaneousOps(): number {
+    if (this.opsSamples.length === 0) return 0;
+    return Math.round(this.opsSamples.reduce((a, b) => a + b, 0) / this.opsSamples.length);
+  }
+
+  /** Stops listening, closes every client, and calls onShutdown. */
+  async shutdown(reason: string): Promise<void> {
+    if (this.shuttingDown) return;
+    this.shuttingDown = true;
+    this.log.info({ reason }, 'shutting down');
+    if (this.cron) clearInterval(this.cron);
+    if (this.sampler) clearInterval(this.sampler);
+    await Promise.all(this.listeners.map((l) => new Promise<void>((r) => l.close(() => r()))));
+    for (const c of this.clients.values()) {
+      this.flush(c);
+      c.socket?.end();
+      c.socket?.destroySoon?.();
+    }
+    this.onShutdown?.();
+  }
+
+  // ------------------------------------------------------------------ connections
+
+  private accept(socket: Socket): void {
+    this.stats.totalConnections++;
+    if (this.clients.size >= this.config.int('maxclients')) {
+      this.stats.rejectedConnections++;
+      socket.end('-ERR max number of clients reached\r\n');
+      return;
+    }
+    if (this.config.bool('protected-mode') && this.config.get('requirepass') === '' && !isLoopback(socket.remoteAddress)) {
+      this.stats.rejectedConnections++;
+      socket.end(
+        '-DENIED Sonic is running in protected mode because protected mode is enabled and no password is set for the default user. ' +
+          'In this mode connections are only accepted from the loopback interface. If you want to connect from external computers to Sonic ' +
+          'you may adopt one of the following solutions: 1) Disable protected mode by sending the command \'CONFIG SET protected-mode no\' ' +
+          'from the loopback interface, or 2) set a password with requirepass and authenticate, or 3) start the node with --protected-mode no.\r\n',
+      );
+      return;
+    }
+    const c = new Client(this, socket);
+    this.clients.set(c.id, c);
+    const keepalive = this.config.int('tcp-keepalive');
+    if (keepalive > 0) socket.setKeepAlive(true, keepalive * 1000);
+    socket.on('data', (chunk: Buffer) => {
+      this.stats.netInputBytes += chunk.length;
+      c.lastInteraction = Date.now();
+      c.parser.push(chunk);
+      this.processInput(c);
+    });
+    socket.on('error', () => {});
+    socket.on('close', () => this.freeClient(c));
+    socket.on('drain', () => {
+      if (c.closing && c.socket!.writableLength === 0) c.socket!.destroy();
+    });
+  }
+
+  /** Closes a client after its pending replies are written. */
+  closeClient(c: Client, afterReply = false): void {
+    if (c.closed) return;
+    if (afterReply) {
+      c.closing = true;
+      this.flush(c);
+      c.socket?.end();
+      return;
+    }
+    c.socket?.destroy();
+    this.freeClient(c);
+  }
+
+  private freeClient(c: Client): void {
+    if (c.closed) return;
+    c.closed = true;
+    this.clients.delete(c.id);
+    this.unwatchAll(c);
+    if (c.blocked) this.unblock(c);
+    this.pubsub.removeClient(c);
+    this.monitors.delete(c);
+    this.pendingFlush.delete(c);
+    c.reply.discard();
+  }
+
+  // ------------------------------------------------------------------ input and admission
+
+  /** Runs every complete command the client has sent, until it blocks or is paused. */
+  processInput(c: Client): void {
+    if (c.processing) return;
+    c.processing = true;
+    try {
+      while (!c.closed && !c.closing && c.blocked === null && !c.paused) {
+        const argv = c.parser.next();
+        if (argv === null) {
+          if (c.parser.error !== null) {
+            this.protocolError(c, c.parser.error);
+          }
+          break;
+        }
+        this.processCommand(c, argv);
+      }
+    } finally {
+      c.processing = false;
+    }
+    this.flush(c);
+  }
+
+  private protocolError(c: Client, msg: string): void {
+    this.log.info({ client: c.id, addr: c.addr, err: msg }, 'protocol error from client');
+    if (msg.includes('query buffer')) {
+      this.stats.clientQueryBufferLimitDisconnections++;
+      this.closeClient(c);
+      return;
+    }
+    c.reply.error('ERR ' + msg);
+    this.stats.totalErrorReplies++;
+    this.closeClient(c, true);
+  }
+
+  /**
+   * The admission path: lookup, arity, authentication, pub/sub context, MULTI queueing,
+   * then execution. Handlers never repeat these checks.
+   */
+  processCommand(c: Client, argv: string[]): void {
+    let spec = lookupCommand(argv[0]!);
+    const r = c.reply;
+    if (spec === undefined) {
+      if (!c.authenticated) {
+        r.error(Err.noAuth);
+        return;
+      }
+      this.rejectCommand(c, Err.unknownCommand(argv[0]!, argv.slice(1)), null);
+      return;
+    }
+    if (spec.subcommands !== null && argv.length >= 2) {
+      const sub = lookupSubcommand(spec, argv[1]!);
+      if (sub === undefined) {
+        if (!c.authenticated && !spec.flags.has('no_auth')) {
+          r.error(Err.noAuth);
+          return;
+        }
+        this.rejectCommand(c, Err.unknownSubcommand(argv[1]!, spec.name), spec);
+        return;
+      }
+      spec = sub;
+    }
+    if ((spec.arity > 0 && argv.length !== spec.arity) || argv.length < -spec.arity) {
+      if (!c.authenticated && !spec.flags.has('no_auth')) {
+        r.error(Err.noAuth);
+        return;
+      }
+      this.rejectCommand(c, Err.wrongArity(spec.name), spec);
+      return;
+    }
+    if (!c.authenticated && !spec.flags.has('no_auth')) {
+      this.rejectCommand(c, Err.noAuth, spec);
+      return;
+    }
+    const name = spec.parent ?? spec.name;
+    if (c.inPubSub && r.proto === 2 && !PUBSUB_ALLOWED.has(name)) {
+      this.rejectCommand(
+        c,
+        `ERR Can't execute '${spec.name}': only (P|S)SUBSCRIBE / (P|S)UNSUBSCRIBE / PING / QUIT / RESET are allowed in this context`,
+        spec,
+      );
+      return;
+    }
+    if (c.multi !== null && !MULTI_IMMEDIATE.has(name)) {
+      if (spec.flags.has('no_multi')) {
+        this.rejectCommand(c, 'ERR Command not allowed inside a transaction', spec);
+        return;
+      }
+      c.multi.push({ argv, spec });
+      r.raw('+QUEUED\r\n');
+      return;
+    }
+    if (this.pause !== null && this.isPausedFor(spec) && !c.inExec) {
+      // Hold this client; its input stays in the parser and resumes on unpause.
+      c.paused = true;
+      c.pendingPaused = argv;
+      this.pausedClients.push(c);
+      return;
+    }
+    this.call(c, argv, spec);
+  }
+
+  private rejectCommand(c: Client, msg: string, spec: CommandSpec | null): void {
+    if (c.multi !== null) c.multiError = true;
+    c.reply.error(msg);
+    this.countError(msg);
+    if (spec) this.statFor(spec.name).rejected++;
+  }
+
+  countError(msg: string): void {
+    this.stats.totalErrorReplies++;
+    const sp = msg.indexOf(' ');
+    const code = sp < 0 ? msg : msg.slice(0, sp);
+    this.errorStats.set(code, (this.errorStats.get(code) ?? 0) + 1);
+  }
+
+  statFor(name: string): CommandStat {
+    let s = this.commandStats.get(name);
+    if (s === undefined) {
+      s = { calls: 0, usec: 0, rejected: 0, failed: 0 };
+      this.commandStats.set(name, s);
+    }
+    return s;
+  }
+
+  /** Executes an admitted command: handler, stats, slow log, monitor, propagation, wake-ups. */
+  call(c: Client, argv: string[], spec: CommandSpec): void {
+    const handler = HANDLERS.get(spec.name);
+    if (handler === undefined) {
+      c.reply.error(`ERR command '${spec.name}' is declared but not implemented`);
+      return;
+    }
+    if (this.monitors.size > 0 && !spec.flags.has('skip_monitor') && !c.monitor) this.feedMonitors(c, argv);
+    const ks = this.keyspace;
+    const dirtyBefore = ks.dirty;
+    const errorsBefore = c.reply.errors;
+    this.propagated = false;
+    this.currentArgv = argv;
+    const t0 = performance.now();
+    try {
+      (handler as Handler)(c, argv);
+    } catch (err) {
+      this.log.error({ err, command: spec.name }, 'command handler failed');
+      c.reply.error(`ERR internal error running '${spec.name}': ${(err as Error).message}`);
+    }
+    const usec = Math.round((performance.now() - t0) * 1000);
+    this.stats.totalCommands++;
+    c.totalCommands++;
+    c.lastCommand = spec.name;
+    const st = this.statFor(spec.name);
+    st.calls++;
+    st.usec += usec;
+    if (c.reply.errors !== errorsBefore) {
+      st.failed++;
+      this.countError(c.reply.lastError);
+    }
+    const slower = this.config.int('slowlog-log-slower-than');
+    if (slower >= 0 && usec >= slower && !spec.flags.has('skip_slowlog')) {
+      this.slowlog.add(argv, usec, c, this.config.int('slowlog-max-len'));
+    }
+    // Propagate writes that changed something, as the command itself unless the
+    // handler propagated its own effect (a rewrite) already.
+    if (spec.isWrite && ks.dirty !== dirtyBefore && !this.propagated) ks.propagate(c.db.id, argv);
+    this.propagated = false;
+    if (ks.readyKeys.length > 0 && !c.inExec) this.handleReadyKeys();
+  }
+
+  /** True once a handler propagated its own effect for the current command. */
+  propagated = false;
+  currentArgv: string[] | null = null;
+
+  /** Propagates `argv` as the current command's effect (replacing the default). */
+  propagate(db: Db, argv: string[]): void {
+    this.propagated = true;
+    this.keyspace.propagate(db.id, argv);
+  }
+
+  private feedMonitors(c: Client, argv: string[]): void {
+    const now = Date.now();
+    const line = `+${Math.floor(now / 1000)}.${String((now % 1000) * 1000).padStart(6, '0')} [${c.db.id} ${c.socket ? c.addr : 'lua'}] ${argv
+      .map(formatMonitorArg)
+      .join(' ')}\r\n`;
+    for (const m of this.monitors) {
+      m.reply.raw(line);
+      this.scheduleFlush(m);
+    }
+  }
+
+  // ------------------------------------------------------------------ output
+
+  /** Writes a client's buffered replies to its socket, enforcing the output limit. */
+  flush(c: Client): void {
+    if (c.closed || c.socket === null) {
+      c.reply.discard();
+      return;
+    }
+    if (c.reply.empty) return;
+    const n = c.reply.drainTo(c.socket);
+    this.stats.netOutputBytes += n;
+    if (!this.checkOutputLimit(c)) return;
+  }
+
+  /** Marks a client (not the one being served) for a flush at the end of this turn. */
+  scheduleFlush(c: Client): void {
+    this.pendingFlush.add(c);
+    if (!this.flushScheduled) {
+      this.flushScheduled = true;
+      queueMicrotask(() => {
+        this.flushScheduled = false;
+        const list = [...this.pendingFlush];
+        this.pendingFlush.clear();
+        for (const x of list) this.flush(x);
+      });
+    }
+  }
+
+  private checkOutputLimit(c: Client): boolean {
+    const size = c.socket!.writableLength;
+    if (size === 0) return true;
+    const cls = c.inPubSub ? 'pubsub' : 'normal';
+    const lim = this.outputLimit(cls);
+    if (lim === null) return true;
+    const [hard, soft, softSeconds] = lim;
+    const now = Date.now();
+    let over = hard > 0 && size >= hard;
+    if (!over && soft > 0 && size >= soft) {
+      const since = (c as ClientWithSoft).softSince ?? ((c as ClientWithSoft).softSince = now);
+      over = now - since >= softSeconds * 1000;
+    } else if (soft > 0) (c as ClientWithSoft).softSince = undefined;
+    if (over) {
+      this.stats.clientOutputBufferLimitDisconnections++;
+      this.log.warn({ client: c.id, addr: c.addr, class: cls, bytes: size }, 'client scheduled to be closed for overcoming of output buffer limits');
+      this.closeClient(c);
+      return false;
+    }
+    return true;
+  }
+
+  private outputLimit(cls: string): [number, number, number] | null {
+    const parts = this.config.get('client-output-buffer-limit').split(' ');
+    for (let k = 0; k + 3 < parts.length; k += 4) {
+      if (parts[k] === cls) return [Number(parts[k + 1]), Number(parts[k + 2]), Number(parts[k + 3])];
+    }
+    return null;
+  }
+
+  // ------------------------------------------------------------------ blocking
+
+  /**
+   * Blocks a client on keys until one of them is ready (the command is then run again)
+   * or the timeout (ms, 0 = forever) passes (then `onTimeout` replies).
+   */
+  block(c: Client, keys: string[], timeoutMs: number, onTimeout: (c: Client) => void): void {
+    if (c.blocked !== null) return; // re-run of a blocked command that must keep waiting
+    const db = c.db;
+    const argv = this.currentArgv!;
+    const spec = lookupCommand(argv[0]!)!;
+    const deadline = timeoutMs > 0 ? Date.now() + timeoutMs : 0;
+    const state = { db, keys: [...new Set(keys)], deadline, argv, spec, timer: null as NodeJS.Timeout | null, onTimeout };
+    c.blocked = state;
+    for (const k of state.keys) db.blockedOn.set(k, (db.blockedOn.get(k) ?? 0) + 1);
+    this.blockedClients.add(c);
+    if (deadline > 0) {
+      state.timer = setTimeout(() => this.timeoutBlocked(c), timeoutMs);
+    }
+  }
+
+  get blockedCount(): number {
+    return this.blockedClients.size;
+  }
+
+  private unblock(c: Client): void {
+    const b = c.blocked;
+    if (b === null) return;
+    if (b.timer) clearTimeout(b.timer);
+    for (const k of b.keys) {
+      const n = (b.db.blockedOn.get(k) ?? 1) - 1;
+      if (n <= 0) b.db.blockedOn.delete(k);
+      else b.db.blockedOn.set(k, n);
+    }
+    c.blocked = null;
+    this.blockedClients.delete(c);
+  }
+
+  private timeoutBlocked(c: Client): void {
+    if (c.blocked === null) return;
+    const b = c.blocked;
+    this.unblock(c);
+    b.onTimeout(c);
+    this.afterUnblock(c);
+  }
+
+  /** CLIENT UNBLOCK: ends a client's wait as a timeout or with an error. */
+  unblockClient(c: Client, withError: boolean): boolean {
+    if (c.blocked === null) return false;
+    const b = c.blocked;
+    this.unblock(c);
+    if (withError) c.reply.error('UNBLOCKED client unblocked via CLIENT UNBLOCK');
+    else b.onTimeout(c);
+    this.afterUnblock(c);
+    return true;
+  }
+
+  private afterUnblock(c: Client): void {
+    this.scheduleFlush(c);
+    // Resume its pipelined input on the next turn.
+    setImmediate(() => {
+      if (!c.closed) this.processInput(c);
+    });
+  }
+
+  /** Serves clients blocked on keys that became ready, in the order they blocked. */
+  handleReadyKeys(): void {
+    const ks = this.keyspace;
+    let guard = 0;
+    while (ks.readyKeys.length > 0 && guard++ < 1000) {
+      const ready = ks.readyKeys;
+      ks.readyKeys = [];
+      for (const { db, key } of ready) {
+        // Clients in blocking order: iterate a snapshot of blocked clients.
+        for (const c of [...this.blockedClients]) {
+          const b = c.blocked;
+          if (b === null || b.db !== db || !b.keys.includes(key)) continue;
+          if (!db.dict.has(key)) break;
+          const saveDb = c.db;
+          c.db = b.db;
+          const errorsBefore = c.reply.errors;
+          this.currentArgv = b.argv;
+          this.propagated = false;
+          const dirtyBefore = ks.dirty;
+          const t0 = performance.now();
+          const handler = HANDLERS.get(b.spec.name)!;
+          // Mark as re-run: block() is a no-op while c.blocked is set.
+          handler(c, b.argv);
+          c.db = saveDb;
+          const served = ks.dirty !== dirtyBefore || c.reply.errors !== errorsBefore || !c.reply.empty;
+          if (served) {
+            const st = this.statFor(b.spec.name);
+            st.usec += Math.round((performance.now() - t0) * 1000);
+            if (ks.dirty !== dirtyBefore && !this.propagated) ks.propagate(db.id, b.argv);
+            this.unblock(c);
+            this.afterUnblock(c);
+          }
+        }
+      }
+    }
+  }
+
+  // ------------------------------------------------------------------ transactions
+
+  watch(c: Client, key: string): void {
+    const db = c.db;
+    if (c.watched.some((w) => w.db === db && w.key === key)) return;
+    c.watched.push({ db, key });
+    db.watchers ??= new Map();
+    let set = db.watchers.get(key);
+    if (!set) db.watchers.set(key, (set = new Set()));
+    set.add(c);
+  }
+
+  unwatchAll(c: Client): void {
+    for (const { db, key } of c.watched) {
+      const set = db.watchers?.get(key);
+      if (set) {
+        set.delete(c);
+        if (set.size === 0) db.watchers!.delete(key);
+      }
+      if (db.watchers && db.watchers.size === 0) db.watchers = null;
+    }
+    c.watched = [];
+    c.casDirty = false;
+  }
+
+  /** Runs a transaction's queued commands (EXEC). */
+  exec(c: Client): void {
+    const queued = c.multi!;
+    c.multi = null;
+    const r = c.reply;
+    if (c.multiError) {
+      c.multiError = false;
+      this.unwatchAll(c);
+      r.error(Err.execAbort);
+      return;
+    }
+    // A watched key that expired since WATCH also fails the transaction.
+    for (const w of c.watched) if (w.db.expires.size > 0 && w.db.getExpire(w.key) >= 0 && w.db.getExpire(w.key) <= Date.now()) c.casDirty = true;
+    if (c.casDirty) {
+      this.unwatchAll(c);
+      r.nilArray();
+      return;
+    }
+    this.unwatchAll(c);
+    r.array(queued.length);
+    const hasWrite = queued.some((q) => q.spec.isWrite);
+    if (hasWrite) this.keyspace.propagate(c.db.id, ['MULTI']);
+    c.inExec = true;
+    try {
+      for (const { argv, spec } of queued) this.call(c, argv, spec);
+    } finally {
+      c.inExec = false;
+    }
+    if (hasWrite) this.keyspace.propagate(c.db.id, ['EXEC']);
+    if (this.keyspace.readyKeys.length > 0) this.handleReadyKeys();
+  }
+
+  // ------------------------------------------------------------------ pause
+
+  isPausedFor(spec: CommandSpec): boolean {
+    const p = this.pause!;
+    if (Date.now() >= p.until) {
+      this.unpause();
+      return false;
+    }
+    if (!p.writeOnly) return true;
+    return spec.isWrite || spec.name === 'publish' || spec.name === 'spublish' || spec.name === 'eval' || spec.name === 'evalsha';
+  }
+
+  pauseClients(ms: number, writeOnly: boolean): void {
+    if (this.pause?.timer) clearTimeout(this.pause.timer);
+    const until = Date.now() + ms;
+    this.pause = { until: Math.max(until, this.pause?.until ?? 0), writeOnly, timer: null };
+    this.pause.timer = setTimeout(() => this.unpause(), this.pause.until - Date.now());
+  }
+
+  unpause(): void {
+    if (this.pause?.timer) clearTimeout(this.pause.timer);
+    this.pause = null;
+    const list = this.pausedClients;
+    this.pausedClients = [];
+    for (const c of list) {
+      c.paused = false;
+      const argv = c.pendingPaused;
+      c.pendingPaused = null;
+      if (c.closed) continue;
+      if (argv) {
+        c.processing = true;
+        try {
+          this.processCommand(c, argv);
+        } finally {
+          c.processing = false;
+        }
+      }
+      this.processInput(c);
+    }
+  }
+
+  /** Used by DEBUG and internals: the configured databases. */
+  dbAt(i: number): Db | undefined {
+    return this.keyspace.dbs[i];
+  }
+}
+
+interface ClientWithSoft {
+  softSince?: number;
+}
+
+
+function isLoopback(addr: string | undefined): boolean {
+  if (!addr) return true;
+  return addr === '::1' || addr.startsWith('127.') || addr.startsWith('::ffff:127.');
+}

@@ -1,0 +1,322 @@
+import './buffer-fast.js';
+/**
+ * RESP2/RESP3 reply encoder.
+ *
+ * Replies are written into one scratch buffer per writer, borrowed from a small pool on
+ * first use and given back when the writer is drained, so an idle connection holds no
+ * output memory. Values of latin1 strings (one char per byte) are written with one
+ * memcpy; large values are handed to the sink as they are, without copying them into
+ * the scratch buffer.
+ */
+
+const SCRATCH = 16 * 1024;
+/** Values at least this long skip the scratch buffer. */
+const LARGE = 8 * 1024;
+const pool: Buffer[] = [];
+
+function borrow(): Buffer {
+  return pool.pop() ?? Buffer.allocUnsafeSlow(SCRATCH);
+}
+
+function giveBack(b: Buffer): void {
+  if (pool.length < 64) pool.push(b);
+}
+
+const intCache: Buffer[] = [];
+for (let i = 0; i < 1024; i++) intCache.push(Buffer.from(`:${i}\r\n`, 'latin1'));
+const bulkHeaderCache: string[] = [];
+for (let i = 0; i < 1024; i++) bulkHeaderCache.push(`$${i}\r\n`);
+
+export const enum Proto {
+  RESP2 = 2,
+  RESP3 = 3,
+}
+
+/** Formats a double the way Redis 7 replies with it (`%.17g`, inf, -inf, nan). */
+export function formatDouble(d: number): string {
+  if (d === Infinity) return 'inf';
+  if (d === -Infinity) return '-inf';
+  if (Number.isNaN(d)) return 'nan';
+  if (Number.isInteger(d) && Math.abs(d) < 1e17) return d === 0 && Object.is(d, -0) ? '-0' : String(d);
+  return g17(d);
+}
+
+/** C's `%.17g`. */
+export function g17(d: number): string {
+  let e = d.toExponential(16); // d.dddddddddddddddde±x, 17 significant digits
+  const m = /^(-?)(\d)\.(\d+)e([+-]\d+)$/.exec(e);
+  if (!m) return String(d);
+  const sign = m[1]!;
+  const digits = (m[2]! + m[3]!).replace(/0+$/, '') || '0';
+  const exp = parseInt(m[4]!, 10);
+  if (exp < -4 || exp >= 17) {
+    const mant = digits.length > 1 ? digits[0] + '.' + digits.slice(1) : digits;
+    const ae = Math.abs(exp);
+    e = `${sign}${mant}e${exp < 0 ? '-' : '+'}${ae < 10 ? '0' + ae : ae}`;
+    return e;
+  }
+  if (exp >= 0) {
+    if (digits.length <= exp + 1) return sign + digits + '0'.repeat(exp + 1 - digits.length);
+    return sign + digits.slice(0, exp + 1) + '.' + digits.slice(exp + 1);
+  }
+  return sign + '0.' + '0'.repeat(-exp - 1) + digits;
+}
+
+/** Where a writer's bytes go: a socket, or a collector in tests. */
+export interface Sink {
+  write(chunk: Buffer | string, encoding?: BufferEncoding): unknown;
+  cork?(): void;
+  uncork?(): void;
+}
+
+export class ReplyWriter {
+  proto: Proto = Proto.RESP2;
+  private buf: Buffer | null = null;
+  private len = 0;
+  /** Chunks already complete, waiting for the drain, when a large value was written. */
+  private chunks: (Buffer | string)[] | null = null;
+  /** Bytes written since the last drain (for output-buffer accounting). */
+  pending = 0;
+
+  get empty(): boolean {
+    return this.len === 0 && this.chunks === null;
+  }
+
+  // ---------- raw ----------
+
+  private room(n: number): Buffer {
+    let b = this.buf;
+    if (b === null) {
+      b = this.buf = borrow();
+      this.len = 0;
+    }
+    if (this.len + n > b.length) {
+      this.spill();
+      if (n > SCRATCH) {
+        // Only happens for long headers/strings written through writeRaw; give them their own buffer.
+        b = this.buf = Buffer.allocUnsafe(n);
+      } else {
+        b = this.buf = borrow();
+      }
+      this.len = 0;
+    }
+    return b;
+  }
+
+  /** Moves the scratch content to the chunk list. */
+  private spill(): void {
+    if (this.buf !== null && this.len > 0) {
+      const copy = Buffer.allocUnsafe(this.len);
+      this.buf.copy(copy, 0, 0, this.len);
+      (this.chunks ??= []).push(copy);
+      this.pending += this.len;
+    }
+    if (this.buf !== null && this.buf.length === SCRATCH) giveBack(this.buf);
+    this.buf = null;
+    this.len = 0;
+  }
+
+  /** Appends latin1 text (protocol framing or short values). */
+  raw(s: string): void {
+    const n = s.length;
+    if (n >= LARGE) {
+      this.spill();
+      (this.chunks ??= []).push(s);
+      this.pending += n;
+      return;
+    }
+    const b = this.room(n);
+    this.len += b.latin1Write(s, this.len, n);
+  }
+
+  rawBuf(src: Buffer): void {
+    const n = src.length;
+    if (n >= LARGE) {
+      this.spill();
+      (this.chunks ??= []).push(src);
+      this.pending += n;
+      return;
+    }
+    const b = this.room(n);
+    src.copy(b, this.len);
+    this.len += n;
+  }
+
+  /** Hands everything written so far to the sink, in order, and releases the scratch buffer. */
+  drainTo(sink: Sink): number {
+    let total = 0;
+    if (this.chunks !== null) {
+      this.spill();
+      const chunks = this.chunks;
+      this.chunks = null;
+      sink.cork?.();
+      for (const c of chunks) {
+        if (typeof c === 'string') {
+          sink.write(c, 'latin1');
+          total += c.length;
+        } else {
+          sink.write(c);
+          total += c.length;
+        }
+      }
+      sink.uncork?.();
+    } else if (this.len > 0) {
+      const copy = Buffer.allocUnsafe(this.len);
+      this.buf!.copy(copy, 0, 0, this.len);
+      sink.write(copy);
+      total = this.len;
+      giveBack(this.buf!);
+      this.buf = null;
+      this.len = 0;
+    } else if (this.buf !== null) {
+      giveBack(this.buf);
+      this.buf = null;
+    }
+    this.pending = 0;
+    return total;
+  }
+
+  /** Drops everything not yet drained (CLIENT REPLY OFF/SKIP, or a closing client). */
+  discard(): void {
+    if (this.buf !== null && this.buf.length === SCRATCH) giveBack(this.buf);
+    this.buf = null;
+    this.len = 0;
+    this.chunks = null;
+    this.pending = 0;
+  }
+
+  /** Bytes buffered and not drained. */
+  get size(): number {
+    return this.pending + this.len;
+  }
+
+  // ---------- RESP ----------
+
+  ok(): void {
+    this.raw('+OK\r\n');
+  }
+
+  simple(s: string): void {
+    this.raw('+' + s + '\r\n');
+  }
+
+  /** An error reply; `msg` carries its prefix ("ERR ...", "WRONGTYPE ..."). */
+  error(msg: string): void {
+    this.raw('-' + msg + '\r\n');
+  }
+
+  int(n: number | bigint): void {
+    if (typeof n === 'number' && n >= 0 && n < 1024 && Number.isInteger(n)) {
+      this.rawBuf(intCache[n]!);
+      return;
+    }
+    this.raw(':' + n + '\r\n');
+  }
+
+  bulk(s: string): void {
+    const n = s.length;
+    if (n >= LARGE) {
+      this.raw('$' + n + '\r\n');
+      this.raw(s);
+      this.raw('\r\n');
+      return;
+    }
+    const header = n < 1024 ? bulkHeaderCache[n]! : '$' + n + '\r\n';
+    const b = this.room(header.length + n + 2);
+    let at = this.len;
+    at += b.latin1Write(header, at);
+    at += b.latin1Write(s, at);
+    b[at++] = 13;
+    b[at++] = 10;
+    this.len = at;
+  }
+
+  bulkBuf(v: Buffer): void {
+    this.raw('$' + v.length + '\r\n');
+    this.rawBuf(v);
+    this.raw('\r\n');
+  }
+
+  /** A bulk string holding a number, as Redis replies for INCRBYFLOAT or HINCRBYFLOAT. */
+  bulkNumber(n: number | bigint): void {
+    this.bulk(String(n));
+  }
+
+  /** Null bulk in RESP2 (`$-1`), null in RESP3 (`_`). */
+  nil(): void {
+    this.raw(this.proto === Proto.RESP3 ? '_\r\n' : '$-1\r\n');
+  }
+
+  /** Null array in RESP2 (`*-1`), null in RESP3. */
+  nilArray(): void {
+    this.raw(this.proto === Proto.RESP3 ? '_\r\n' : '*-1\r\n');
+  }
+
+  array(n: number): void {
+    this.raw('*' + n + '\r\n');
+  }
+
+  /** A map of n pairs: `%n` in RESP3, an array of 2n in RESP2. */
+  map(n: number): void {
+    this.raw(this.proto === Proto.RESP3 ? '%' + n + '\r\n' : '*' + 2 * n + '\r\n');
+  }
+
+  /** A set: `~n` in RESP3, an array in RESP2. */
+  set(n: number): void {
+    this.raw(this.proto === Proto.RESP3 ? '~' + n + '\r\n' : '*' + n + '\r\n');
+  }
+
+  /** A push message header: `>n` in RESP3, an array in RESP2. */
+  push(n: number): void {
+    this.raw(this.proto === Proto.RESP3 ? '>' + n + '\r\n' : '*' + n + '\r\n');
+  }
+
+  /** A double: `,d` in RESP3, a bulk string in RESP2. */
+  double(d: number): void {
+    const s = formatDouble(d);
+    if (this.proto === Proto.RESP3) this.raw(',' + s + '\r\n');
+    else this.bulk(s);
+  }
+
+  /** A boolean: `#t`/`#f` in RESP3, 1/0 in RESP2. */
+  bool(b: boolean): void {
+    if (this.proto === Proto.RESP3) this.raw(b ? '#t\r\n' : '#f\r\n');
+    else this.int(b ? 1 : 0);
+  }
+
+  /** Verbatim text (`=n\r\ntxt:...`) in RESP3, a bulk string in RESP2. */
+  verbatim(s: string, format = 'txt'): void {
+    if (this.proto === Proto.RESP3) {
+      this.raw('=' + (s.length + 4) + '\r\n' + format + ':');
+      this.raw(s);
+      this.raw('\r\n');
+    } else this.bulk(s);
+  }
+
+  bigNumber(s: string): void {
+    if (this.proto === Proto.RESP3) this.raw('(' + s + '\r\n');
+    else this.bulk(s);
+  }
+
+  /** An array of bulk strings. */
+  bulks(items: readonly string[]): void {
+    this.array(items.length);
+    for (let i = 0; i < items.length; i++) this.bulk(items[i]!);
+  }
+
+  /** A bulk string or nil. */
+  bulkOrNil(s: string | null | undefined): void {
+    if (s === null || s === undefined) this.nil();
+    else this.bulk(s);
+  }
+}
+
+/** Encodes a command as a RESP array of bulk strings (what clients send). */
+export function encodeCommand(args: readonly (string | Buffer)[]): Buffer {
+  const parts: Buffer[] = [Buffer.from(`*${args.length}\r\n`, 'latin1')];
+  for (const a of args) {
+    const b = typeof a === 'string' ? Buffer.from(a, 'latin1') : a;
+    parts.push(Buffer.from(`$${b.length}\r\n`, 'latin1'), b, Buffer.from('\r\n', 'latin1'));
+  }
+  return Buffer.concat(parts);
+}

@@ -1,4 +1,5 @@
 import type { Value } from './values.js';
+import { CursorTable } from './scan.js';
 
 /** What the engine needs from the outside world: time and randomness, injected. */
 export interface EngineEnv {
@@ -256,6 +257,8 @@ export class Keyspace {
   dirty = 0;
   /** False on a replica: keys expire only by the primary's DEL. */
   expireKeys = true;
+  /** Open SCAN/HSCAN/SSCAN/ZSCAN cursors. */
+  readonly cursors = new CursorTable();
   readonly stats: KeyspaceStats = { keyspaceHits: 0, keyspaceMisses: 0, expiredKeys: 0, evictedKeys: 0 };
   private readonly listeners: PropagationListener[] = [];
   /** Keys that became ready for blocked clients during the current command. */

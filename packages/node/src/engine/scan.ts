@@ -1,0 +1,64 @@
+/**
+ * SCAN-family cursors. A cursor names a live iterator over the collection being
+ * scanned (the database's dictionary, a hash's map, a set, a sorted set). V8's Map and
+ * Set iterators stay valid while the collection changes and visit every entry present
+ * from start to end that is not deleted, which is exactly SCAN's guarantee; entries
+ * added meanwhile may or may not be returned, as in Redis.
+ *
+ * Cursors are opaque decimal numbers (never 0, never reused). The table is bounded;
+ * a cursor that is unknown (evicted, from before a restart, or made up) restarts the
+ * iteration from the beginning: that may return elements twice, which SCAN allows,
+ * but never skips one.
+ */
+
+interface Open {
+  owner: object;
+  it: Iterator<unknown>;
+}
+
+export class CursorTable {
+  private nextId = 1;
+  private readonly open = new Map<number, Open>();
+
+  constructor(private readonly max = 10000) {}
+
+  /**
+   * Runs one SCAN step over `owner`: continues the iterator named by `cursor` (or starts
+   * one with `start()`), hands up to `count` items to `emit`, and returns the next cursor
+   * ("0" when done). `cursor` must already be validated as an unsigned integer string.
+   */
+  step<T>(owner: object, cursor: string, start: () => Iterator<T>, count: number, emit: (item: T) => void): string {
+    let it: Iterator<T> | undefined;
+    if (cursor !== '0') {
+      const id = Number(cursor);
+      const o = this.open.get(id);
+      if (o !== undefined) {
+        this.open.delete(id);
+        if (o.owner === owner) it = o.it as Iterator<T>;
+      }
+    }
+    if (it === undefined) it = start();
+    for (let n = 0; n < count; n++) {
+      const r = it.next();
+      if (r.done) return '0';
+      emit(r.value);
+    }
+    // Peek cheaply is not possible; keep the iterator and let the next call find the end.
+    const id = this.nextId++;
+    this.open.set(id, { owner, it });
+    if (this.open.size > this.max) {
+      const oldest = this.open.keys().next().value!;
+      this.open.delete(oldest);
+    }
+    return String(id);
+  }
+
+  get size(): number {
+    return this.open.size;
+  }
+}
+
+/** Validates a SCAN cursor argument as Redis does (an unsigned 64-bit integer). */
+export function validCursor(s: string): boolean {
+  return /^\d{1,20}$/.test(s) && BigInt(s) <= 18446744073709551615n;
+}

@@ -70,10 +70,6 @@ export async function runNode(args: string[]): Promise<Server | null> {
     process.stdout.write('configuration OK\n');
     return null;
   }
-  const mism = tableMismatches();
-  if (mism.unhandled.length > 0 || mism.undeclared.length > 0) {
-    throw new Error(`command table mismatch: unhandled ${mism.unhandled.join(',')} undeclared ${mism.undeclared.join(',')}`);
-  }
   if (config.get('dir') !== '') {
     try {
       process.chdir(config.get('dir'));
@@ -87,6 +83,11 @@ export async function runNode(args: string[]): Promise<Server | null> {
     await server.listen();
   } catch (err) {
     throw new ConfigError(`cannot listen on port ${config.get('port')}: ${(err as NodeJS.ErrnoException).code ?? (err as Error).message}`);
+  }
+  const mism = tableMismatches();
+  if (mism.unhandled.length > 0 || mism.undeclared.length > 0) {
+    // The unit test of the command table fails on this; a running node answers such commands with an error.
+    log.warn({ unhandled: mism.unhandled, undeclared: mism.undeclared }, 'command table and handlers disagree');
   }
   log.info({ port: server.port, bind: config.get('bind'), version: SONIC_VERSION, runId: server.runId }, 'Ready to accept connections');
   const stop = (sig: string) => {

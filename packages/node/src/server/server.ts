@@ -36,6 +36,12 @@ export class Server {
   readonly keyspace: Keyspace;
   readonly runId = randomBytes(20).toString('hex');
   readonly startedAt = Date.now();
+  /** Replication id INFO reports (the replication layer may replace it). */
+  replId = randomBytes(20).toString('hex');
+  /** Unix time (s) of the last successful save; start-up time until one happens, as in Redis. */
+  lastSave = Math.floor(Date.now() / 1000);
+  /** Highest used memory seen (INFO used_memory_peak). */
+  memoryPeak = 0;
   nextClientId = 1;
   readonly clients = new Map<number, Client>();
   readonly pubsub = new PubSub(this);
@@ -165,6 +171,8 @@ export class Server {
     this.inputKbps = (this.stats.netInputBytes - this.lastSample.inBytes) / dt / 1024;
     this.outputKbps = (this.stats.netOutputBytes - this.lastSample.outBytes) / dt / 1024;
     this.lastSample = { at: now, commands: this.stats.totalCommands, inBytes: this.stats.netInputBytes, outBytes: this.stats.netOutputBytes };
+    const used = process.memoryUsage().heapUsed;
+    if (used > this.memoryPeak) this.memoryPeak = used;
   }
 
   get instantaneousOps(): number {

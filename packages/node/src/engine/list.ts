@@ -86,6 +86,93 @@ export class ListValue implements RObject {
     return this.slice(0, this.len - 1);
   }
 
+  /** Inserts v so that it ends up at index i (0 ≤ i ≤ length), moving the shorter side. */
+  insertAt(i: number, v: string): void {
+    if (i <= 0) return this.pushHead(v);
+    if (i >= this.len) return this.pushTail(v);
+    if (this.len === this.buf.length) this.grow();
+    const mask = this.buf.length - 1;
+    const b = this.buf;
+    if (i < this.len - i) {
+      // Shift the i head elements one slot to the left.
+      this.head = (this.head - 1) & mask;
+      for (let k = 0; k < i; k++) b[(this.head + k) & mask] = b[(this.head + k + 1) & mask];
+    } else {
+      for (let k = this.len; k > i; k--) b[(this.head + k) & mask] = b[(this.head + k - 1) & mask];
+    }
+    b[(this.head + i) & mask] = v;
+    this.len++;
+  }
+
+  /** Index of the first element equal to v, searching from the head, or -1. */
+  indexOf(v: string): number {
+    for (let i = 0; i < this.len; i++) if (this.at(i) === v) return i;
+    return -1;
+  }
+
+  /**
+   * Removes elements equal to v, as LREM: up to `count` from the head (count > 0), up to
+   * -count from the tail (count < 0), or all (count = 0). One pass; returns how many.
+   */
+  removeMatching(v: string, count: number): number {
+    const limit = count === 0 ? Infinity : Math.abs(count);
+    const n = this.len;
+    const mask = this.buf.length - 1;
+    const b = this.buf;
+    let removed = 0;
+    if (count >= 0) {
+      let w = 0;
+      for (let r = 0; r < n; r++) {
+        const x = b[(this.head + r) & mask]!;
+        if (removed < limit && x === v) {
+          removed++;
+          continue;
+        }
+        if (w !== r) b[(this.head + w) & mask] = x;
+        w++;
+      }
+      for (let k = w; k < n; k++) b[(this.head + k) & mask] = undefined;
+    } else {
+      let w = n - 1;
+      for (let r = n - 1; r >= 0; r--) {
+        const x = b[(this.head + r) & mask]!;
+        if (removed < limit && x === v) {
+          removed++;
+          continue;
+        }
+        if (w !== r) b[(this.head + w) & mask] = x;
+        w--;
+      }
+      for (let k = 0; k <= w; k++) b[(this.head + k) & mask] = undefined;
+      this.head = (this.head + removed) & mask;
+    }
+    this.len = n - removed;
+    this.fit();
+    return removed;
+  }
+
+  /** Keeps elements [start, stop] (valid, inclusive) and drops the rest. */
+  trim(start: number, stop: number): void {
+    const mask = this.buf.length - 1;
+    for (let k = 0; k < start; k++) this.buf[(this.head + k) & mask] = undefined;
+    for (let k = stop + 1; k < this.len; k++) this.buf[(this.head + k) & mask] = undefined;
+    this.head = (this.head + start) & mask;
+    this.len = stop - start + 1;
+    this.fit();
+  }
+
+  /** Reallocates to the smallest power of two holding the content when far too large. */
+  private fit(): void {
+    const cap = this.buf.length;
+    if (cap <= 64 || this.len >= cap / 4) return;
+    let next = 4;
+    while (next < this.len * 2) next *= 2;
+    const nb = new Array<string | undefined>(next);
+    for (let i = 0; i < this.len; i++) nb[i] = this.buf[(this.head + i) & (cap - 1)];
+    this.buf = nb;
+    this.head = 0;
+  }
+
   /** Replaces the whole content (for LINSERT/LREM/LTRIM, which rewrite the middle). */
   replaceAll(items: string[]): void {
     let cap = 4;

@@ -510,7 +510,11 @@ export class Server {
    * or the timeout (ms, 0 = forever) passes (then `onTimeout` replies).
    */
   block(c: Client, keys: string[], timeoutMs: number, onTimeout: (c: Client) => void): void {
-    if (c.blocked !== null) return; // re-run of a blocked command that must keep waiting
+    if (c.blocked !== null) {
+      // Re-run of a blocked command that must keep waiting.
+      this.reblocked = true;
+      return;
+    }
     const db = c.db;
     const argv = this.currentArgv!;
     const spec = lookupCommand(argv[0]!)!;
@@ -519,10 +523,16 @@ export class Server {
     c.blocked = state;
     for (const k of state.keys) db.blockedOn.set(k, (db.blockedOn.get(k) ?? 0) + 1);
     this.blockedClients.add(c);
-    if (deadline > 0) {
+    // Node fires longer timers after 1 ms; the cron catches those deadlines instead.
+    if (deadline > 0 && timeoutMs <= 0x7fffffff) {
       state.timer = setTimeout(() => this.timeoutBlocked(c), timeoutMs);
     }
   }
+
+  /** During a blocked client's re-run: the key that became ready (handlers serve that one). */
+  servingKey: string | null = null;
+  /** Set when a re-run called block() again: the client keeps waiting. */
+  private reblocked = false;
 
   get blockedCount(): number {
     return this.blockedClients.size;
@@ -589,10 +599,19 @@ export class Server {
           const dirtyBefore = ks.dirty;
           const t0 = performance.now();
           const handler = HANDLERS.get(b.spec.name)!;
+          const sizeBefore = c.reply.size;
           // Mark as re-run: block() is a no-op while c.blocked is set.
-          handler(c, b.argv);
-          c.db = saveDb;
-          const served = ks.dirty !== dirtyBefore || c.reply.errors !== errorsBefore || !c.reply.empty;
+          this.servingKey = key;
+          this.reblocked = false;
+          try {
+            handler(c, b.argv);
+          } finally {
+            this.servingKey = null;
+            c.db = saveDb;
+          }
+          // Served unless it blocked again; a handler that neither replied nor blocked keeps waiting.
+          const served = !this.reblocked && (ks.dirty !== dirtyBefore || c.reply.errors !== errorsBefore || c.reply.size !== sizeBefore);
+          this.reblocked = false;
           if (served) {
             const st = this.statFor(b.spec.name);
             st.usec += Math.round((performance.now() - t0) * 1000);

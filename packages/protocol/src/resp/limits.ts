@@ -4,7 +4,10 @@
 export interface RequestLimits {
   /** proto-max-bulk-len: the largest bulk string a client may send. */
   maxBulkLen: number;
-  /** The largest multibulk element count (Redis: 1024*1024 for unauthenticated and authenticated alike by default). */
+  /**
+   * The largest multibulk element count. Redis accepts up to INT_MAX; memory stays bounded
+   * because the reader counts parsed arguments of a partial command against maxQueryBuffer.
+   */
   maxMultibulkLen: number;
   /** PROTO_INLINE_MAX_SIZE: the longest inline command line. */
   maxInlineLen: number;
@@ -14,7 +17,7 @@ export interface RequestLimits {
 
 export const DEFAULT_LIMITS: RequestLimits = {
   maxBulkLen: 512 * 1024 * 1024,
-  maxMultibulkLen: 1024 * 1024,
+  maxMultibulkLen: 2147483647,
   maxInlineLen: 64 * 1024,
   maxQueryBuffer: 1024 * 1024 * 1024,
 };

@@ -19,6 +19,12 @@ const EMPTY = Buffer.alloc(0);
  */
 export class RequestParser {
   error: string | null = null;
+  /**
+   * Set by the server while the client has not authenticated and a password is
+   * required: headers are then held to Redis's small unauthenticated limits (10
+   * arguments, 16 KB per bulk), so a stranger cannot make the server buffer much.
+   */
+  unauthenticated = false;
   private buf: Buffer = EMPTY;
   private pos = 0;
   /** Arguments of the multibulk being read, or null between commands. */
@@ -29,12 +35,15 @@ export class RequestParser {
   /** Chunks of a large bulk being collected. */
   private big: Buffer[] | null = null;
   private bigLen = 0;
+  /** Wire bytes of the command being read that were already parsed into `args`. */
+  private partial = 0;
 
-  constructor(private readonly limits: RequestLimits = DEFAULT_LIMITS) {}
+  /** The limits in force; the server replaces them when the configuration changes. */
+  constructor(public limits: RequestLimits = DEFAULT_LIMITS) {}
 
-  /** Bytes received but not yet returned as a command. */
+  /** Bytes received but not yet returned as a command (parsed arguments of a partial command included). */
   get buffered(): number {
-    return this.buf.length - this.pos + this.bigLen;
+    return this.buf.length - this.pos + this.bigLen + this.partial;
   }
 
   /** True when no partial command is held. */
@@ -82,11 +91,16 @@ export class RequestParser {
   /** The next complete command, or null (need more bytes, or `error` is set). */
   next(): string[] | null {
     if (this.error !== null || this.big !== null) return null;
-    const buf = this.buf;
-    if (this.args === null) {
-      // Skip empty lines between commands, as Redis does for inline input.
+    // A loop, not recursion: any number of empty lines and empty multibulks (`*0`, `*-1`) are skipped.
+    while (this.args === null) {
+      const buf = this.buf; // release() may have swapped it
       if (this.pos >= buf.length) return null;
-      if (buf[this.pos] !== 42 /* '*' */) return this.inline();
+      if (buf[this.pos] !== 42 /* '*' */) {
+        const line = this.inline();
+        if (line === null) return null;
+        if (line.length > 0) return line;
+        continue;
+      }
       const eol = buf.indexOf(LF, this.pos);
       if (eol < 0) {
         if (buf.length - this.pos > this.limits.maxInlineLen) this.fail('Protocol error: too big mbulk count string');
@@ -97,19 +111,27 @@ export class RequestParser {
         this.fail('Protocol error: invalid multibulk length');
         return null;
       }
+      if (this.unauthenticated && n > UNAUTH_MAX_ARGS) {
+        this.fail('Protocol error: unauthenticated multibulk length');
+        return null;
+      }
+      this.partial = eol + 1 - this.pos;
       this.pos = eol + 1;
       if (n <= 0) {
+        this.partial = 0;
         this.release();
-        return this.next();
+        continue;
       }
-      this.args = new Array<string>(n);
+      // Preallocate only small counts: a header alone must not make us allocate much.
+      this.args = n <= 1024 ? new Array<string>(n) : [];
       this.args.length = 0;
       this.left = n;
     }
     const args = this.args;
+    const buf = this.buf;
     while (this.left > 0) {
       if (this.bulkLen < 0) {
-        if (this.pos >= buf.length) return this.needMore();
+        if (this.pos >= buf.length) return null;
         if (buf[this.pos] !== 36 /* '$' */) {
           this.fail(`Protocol error: expected '$', got '${String.fromCharCode(buf[this.pos]!)}'`);
           return null;
@@ -117,31 +139,33 @@ export class RequestParser {
         const eol = buf.indexOf(LF, this.pos);
         if (eol < 0) {
           if (buf.length - this.pos > this.limits.maxInlineLen) this.fail('Protocol error: too big bulk count string');
-          return this.needMore();
+          return null;
         }
         const len = this.parseInt(this.pos + 1, eol);
         if (len === null || len < 0 || len > this.limits.maxBulkLen) {
           this.fail('Protocol error: invalid bulk length');
           return null;
         }
+        if (this.unauthenticated && len > UNAUTH_MAX_BULK) {
+          this.fail('Protocol error: unauthenticated bulk length');
+          return null;
+        }
         this.bulkLen = len;
+        this.partial += eol + 1 - this.pos;
         this.pos = eol + 1;
       }
       const end = this.pos + this.bulkLen;
-      if (end + 2 > buf.length) return this.needMore();
+      if (end + 2 > buf.length) return null;
       args.push(buf.latin1Slice(this.pos, end));
+      this.partial += this.bulkLen + 2;
       this.pos = end + 2;
       this.bulkLen = -1;
       this.left--;
     }
     this.args = null;
+    this.partial = 0;
     this.release();
     return args;
-  }
-
-  private needMore(): null {
-    // Keep memory bounded: once everything before `pos` is consumed, drop it on the next push.
-    return null;
   }
 
   private release(): void {
@@ -158,13 +182,19 @@ export class RequestParser {
     this.big = null;
     this.bigLen = 0;
     this.args = null;
+    this.partial = 0;
   }
 
-  /** Parses a signed decimal integer in buf[start, eol) (eol at LF, CR before it). */
+  /**
+   * Parses a signed decimal integer in buf[start, eol - 1), where eol is at LF and a CR
+   * must precede it (RESP headers end in CRLF; Redis reads up to the CR, so a bare LF
+   * leaves junk in the number). Null when malformed, including the forms Redis's
+   * string2ll rejects.
+   */
   private parseInt(start: number, eol: number): number | null {
     const buf = this.buf;
-    let end = eol;
-    if (end > start && buf[end - 1] === CR) end--;
+    if (eol === start || buf[eol - 1] !== CR) return null;
+    const end = eol - 1;
     if (end <= start || end - start > 20) return null;
     let i = start;
     let neg = false;
@@ -173,6 +203,8 @@ export class RequestParser {
       i++;
       if (i === end) return null;
     }
+    // As Redis's string2ll: no '+', no leading zeros, no "-0".
+    if (buf[i] === 48 /* '0' */ && (neg || end - i > 1)) return null;
     let n = 0;
     for (; i < end; i++) {
       const c = buf[i]! - 48;
@@ -183,6 +215,7 @@ export class RequestParser {
     return neg ? -n : n;
   }
 
+  /** Reads one inline line: its arguments (empty for a blank line), or null (need more, or failed). */
   private inline(): string[] | null {
     const buf = this.buf;
     const eol = buf.indexOf(LF, this.pos);
@@ -200,9 +233,17 @@ export class RequestParser {
       this.fail('Protocol error: unbalanced quotes in request');
       return null;
     }
-    if (args.length === 0) return this.next();
     return args;
   }
+}
+
+/** Redis's limits for clients that must authenticate and have not yet. */
+const UNAUTH_MAX_ARGS = 10;
+const UNAUTH_MAX_BULK = 16384;
+
+/** C's isspace: space, \t, \n, \v, \f, \r. */
+function isSpace(c: number): boolean {
+  return c === 32 || (c >= 9 && c <= 13);
 }
 
 function isHex(c: string): boolean {
@@ -213,14 +254,14 @@ function isHex(c: string): boolean {
  * Splits an inline command line the way redis-cli and Redis's inline protocol do:
  * spaces separate arguments; "double quotes" take \n \r \t \b \a \\ \" and \xHH escapes;
  * 'single quotes' take \'. Returns null on unbalanced quotes or a closing quote not
- * followed by a space.
+ * followed by white space. Arguments are separated by C's isspace characters.
  */
 export function splitArgs(line: string): string[] | null {
   const out: string[] = [];
   let i = 0;
   const n = line.length;
   for (;;) {
-    while (i < n && (line[i] === ' ' || line[i] === '\t' || line[i] === '\n' || line[i] === '\r' || line[i] === '\v' || line[i] === '\f')) i++;
+    while (i < n && isSpace(line.charCodeAt(i))) i++;
     if (i >= n) return out;
     let cur = '';
     let inDq = false;
@@ -237,7 +278,7 @@ export function splitArgs(line: string): string[] | null {
           const e = line[i]!;
           cur += e === 'n' ? '\n' : e === 'r' ? '\r' : e === 't' ? '\t' : e === 'b' ? '\b' : e === 'a' ? '\x07' : e;
         } else if (c === '"') {
-          if (i + 1 < n && line[i + 1] !== ' ' && line[i + 1] !== '\t') return null;
+          if (i + 1 < n && !isSpace(line.charCodeAt(i + 1))) return null;
           inDq = false;
           i++;
           break;
@@ -254,7 +295,7 @@ export function splitArgs(line: string): string[] | null {
           continue;
         }
         if (c === "'") {
-          if (i + 1 < n && line[i + 1] !== ' ' && line[i + 1] !== '\t') return null;
+          if (i + 1 < n && !isSpace(line.charCodeAt(i + 1))) return null;
           inSq = false;
           i++;
           break;
@@ -264,7 +305,7 @@ export function splitArgs(line: string): string[] | null {
       } else {
         if (i >= n) break;
         const c = line[i]!;
-        if (c === ' ' || c === '\t' || c === '\n' || c === '\r' || c === '\0') break;
+        if (isSpace(c.charCodeAt(0))) break; // NUL is an ordinary byte here (binary-safe)
         if (c === '"') inDq = true;
         else if (c === "'") inSq = true;
         else cur += c;

@@ -263,8 +263,12 @@ export class Server {
   processInput(c: Client): void {
     if (c.processing) return;
     c.processing = true;
+    // CONFIG SET proto-max-bulk-len / client-query-buffer-limit apply to connected clients too.
+    c.parser.limits = this.limits;
     try {
       while (!c.closed && !c.closing && c.blocked === null && !c.paused) {
+        // Until AUTH succeeds, Redis's small unauthenticated header limits apply.
+        c.parser.unauthenticated = !c.authenticated;
         const argv = c.parser.next();
         if (argv === null) {
           if (c.parser.error !== null) {

@@ -62,3 +62,23 @@ export class CursorTable {
 export function validCursor(s: string): boolean {
   return /^\d{1,20}$/.test(s) && BigInt(s) <= 18446744073709551615n;
 }
+
+const ULONG_MAX = 18446744073709551615n;
+
+/**
+ * Parses a SCAN cursor as Redis does (strtoul: optional sign, decimal digits, no
+ * leading space, within 64 bits; a negative value wraps, an empty string is 0).
+ * Returns the cursor as a canonical decimal string, or null when Redis answers
+ * "invalid cursor".
+ */
+export function parseScanCursor(s: string): string | null {
+  if (s === '0') return '0';
+  if (/^\d{1,15}$/.test(s)) return String(Number(s));
+  const m = /^([+-]?)(\d*)$/.exec(s);
+  if (m === null) return null;
+  if (m[2] === '') return m[1] === '' ? '0' : null;
+  const v = BigInt(m[2]!);
+  if (v > ULONG_MAX) return null;
+  const wrapped = m[1] === '-' && v !== 0n ? ULONG_MAX + 1n - v : v;
+  return String(wrapped);
+}

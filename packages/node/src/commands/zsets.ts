@@ -15,7 +15,6 @@ const ErrTimeoutFloat = 'ERR timeout is not a float or out of range';
 const ErrTimeoutNeg = 'ERR timeout is negative';
 const ErrNumkeys = 'ERR numkeys should be greater than 0';
 const ErrCount = 'ERR count should be greater than 0';
-const ErrNumkeysArgs = "ERR Number of keys can't be greater than number of args";
 
 /** Redis never stores -0 as a score (a listpack keeps it as 0). */
 const norm = (d: number): number => d + 0;
@@ -53,7 +52,9 @@ function parseScoreBound(s: string): { v: number; ex: boolean } | null {
     ex = true;
     raw = s.slice(1);
   }
-  const v = parseFloatArg(raw);
+  // Redis reads the bound with strtod: an empty string converts to 0, leading blanks are skipped.
+  if (raw === '') return { v: 0, ex };
+  const v = parseFloatArg(raw.replace(/^[ \t\n\v\f\r]+/, ''));
   if (v === null) return null;
   return { v, ex };
 }
@@ -435,7 +436,7 @@ function zrangeGeneric(c: Client, argv: string[], kIdx: number, dst: string | nu
     } else if (!legacy && o === 'bylex' && !sawBy) {
       spec.by = By.Lex;
       sawBy = true;
-    } else if (!legacy && o === 'rev') spec.rev = true;
+    } else if (!legacy && o === 'rev' && !spec.rev) spec.rev = true;
     else {
       c.reply.error(Err.syntax);
       return;
@@ -554,8 +555,8 @@ function zpopCommand(c: Client, argv: string[], max: boolean): void {
   let count = 1;
   const hasCount = argv.length === 3;
   if (hasCount) {
-    const n = parseLong(c, argv[2]!);
-    if (n === null) return;
+    const raw = parseInteger(argv[2]!);
+    const n = raw === null ? -1 : Number(raw);
     if (n < 0) {
       c.reply.error(ErrPositive);
       return;
@@ -606,14 +607,14 @@ function bzpopCommand(c: Client, argv: string[], max: boolean): void {
 
 /** Parses `numkeys key... MIN|MAX [COUNT n]` from argv[at]; replies an error and returns null when invalid. */
 function parseMpop(c: Client, argv: string[], at: number): { keys: string[]; max: boolean; count: number } | null {
-  const nk = parseLong(c, argv[at]!);
-  if (nk === null) return null;
+  const raw = parseInteger(argv[at]!);
+  const nk = raw === null ? 0 : Number(raw);
   if (nk <= 0) {
     c.reply.error(ErrNumkeys);
     return null;
   }
   if (nk > argv.length - at - 2) {
-    c.reply.error(ErrNumkeysArgs);
+    c.reply.error(Err.syntax);
     return null;
   }
   const keys = argv.slice(at + 1, at + 1 + nk);
@@ -626,8 +627,8 @@ function parseMpop(c: Client, argv: string[], at: number): { keys: string[]; max
   let count = -1;
   for (; i < argv.length; i++) {
     if (argv[i]!.toLowerCase() === 'count' && count === -1 && i + 1 < argv.length) {
-      const n = parseLong(c, argv[++i]!);
-      if (n === null) return null;
+      const rawCount = parseInteger(argv[++i]!);
+      const n = rawCount === null ? 0 : Number(rawCount);
       if (n <= 0) {
         c.reply.error(ErrCount);
         return null;

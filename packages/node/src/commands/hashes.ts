@@ -2,7 +2,6 @@ import { Err, Proto } from '@sonic/protocol';
 import type { Client } from '../server/client.js';
 import { Kind, parseFloatArg, parseInteger, LLONG_MAX, LLONG_MIN, type Value } from '../engine/values.js';
 import { HashValue } from '../engine/hash.js';
-import { validCursor } from '../engine/scan.js';
 import { globToRegExp } from '../engine/glob.js';
 import { formatLongDouble } from './strings.js';
 import type { HandlerMap } from './types.js';
@@ -67,11 +66,22 @@ export function replyEmptyScan(c: Client): void {
   c.reply.array(0);
 }
 
-/** Checks a SCAN cursor argument; replies "invalid cursor" when it is not one. */
-export function checkCursor(c: Client, raw: string): boolean {
-  if (validCursor(raw)) return true;
+const U64 = 1n << 64n;
+
+/**
+ * Parses a SCAN cursor as Redis 7.0 does (strtoul: an optional sign, decimal digits, a
+ * negative value wraps around, the empty string is 0) and returns it as a canonical
+ * unsigned decimal string; replies "invalid cursor" and returns null when it is not one.
+ */
+export function parseCursor(c: Client, raw: string): string | null {
+  if (raw.length > 0 && raw.length < 16 && /^\d+$/.test(raw)) return String(Number(raw));
+  if (raw.length === 0) return '0';
+  if (/^[+-]?\d+$/.test(raw)) {
+    const mag = BigInt(raw.charCodeAt(0) === 45 || raw.charCodeAt(0) === 43 ? raw.slice(1) : raw);
+    if (mag < U64) return String(raw.charCodeAt(0) === 45 ? (U64 - mag) % U64 : mag);
+  }
   c.reply.error('ERR invalid cursor');
-  return false;
+  return null;
 }
 
 /** True when Redis would keep this hash as a listpack (HSCAN then returns it whole). */
@@ -388,8 +398,8 @@ function nthField(h: HashValue, n: number): string {
 }
 
 function hscanCommand(c: Client, argv: string[]): void {
-  const cursor = argv[2]!;
-  if (!checkCursor(c, cursor)) return;
+  const cursor = parseCursor(c, argv[2]!);
+  if (cursor === null) return;
   const h = getHash(c, argv[1]!);
   if (h === null) return;
   if (h === undefined) {

@@ -2,7 +2,7 @@ import { Err } from '@sonic/protocol';
 import type { Client } from '../server/client.js';
 import { Kind, parseInteger, LLONG_MIN, type Value } from '../engine/values.js';
 import { SetValue } from '../engine/set.js';
-import { checkCursor, parseScanOptions, replyEmptyScan } from './hashes.js';
+import { parseCursor, parseScanOptions, replyEmptyScan } from './hashes.js';
 import type { HandlerMap } from './types.js';
 
 /** The set at key; undefined when missing; null (after replying WRONGTYPE) for another type. */
@@ -360,8 +360,8 @@ function sintercardCommand(c: Client, argv: string[]): void {
 }
 
 function sscanCommand(c: Client, argv: string[]): void {
-  const cursor = argv[2]!;
-  if (!checkCursor(c, cursor)) return;
+  const cursor = parseCursor(c, argv[2]!);
+  if (cursor === null) return;
   const s = getSet(c, argv[1]!);
   if (s === null) return;
   if (s === undefined) {

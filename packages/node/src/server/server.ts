@@ -525,7 +525,14 @@ export class Server {
     const deadline = timeoutMs > 0 ? Date.now() + timeoutMs : 0;
     const state = { db, keys: [...new Set(keys)], deadline, argv, spec, timer: null as NodeJS.Timeout | null, onTimeout };
     c.blocked = state;
-    for (const k of state.keys) db.blockedOn.set(k, (db.blockedOn.get(k) ?? 0) + 1);
+    let byKey = this.waiters.get(db);
+    if (byKey === undefined) this.waiters.set(db, (byKey = new Map()));
+    for (const k of state.keys) {
+      db.blockedOn.set(k, (db.blockedOn.get(k) ?? 0) + 1);
+      let q = byKey.get(k);
+      if (q === undefined) byKey.set(k, (q = new Set()));
+      q.add(c);
+    }
     this.blockedClients.add(c);
     // Node fires longer timers after 1 ms; the cron catches those deadlines instead.
     if (deadline > 0 && timeoutMs <= 0x7fffffff) {
@@ -537,6 +544,8 @@ export class Server {
   servingKey: string | null = null;
   /** Set when a re-run called block() again: the client keeps waiting. */
   private reblocked = false;
+  /** Per database and key, the clients waiting on it in the order they blocked. */
+  private readonly waiters = new Map<Db, Map<string, Set<Client>>>();
 
   get blockedCount(): number {
     return this.blockedClients.size;
@@ -546,10 +555,16 @@ export class Server {
     const b = c.blocked;
     if (b === null) return;
     if (b.timer) clearTimeout(b.timer);
+    const byKey = this.waiters.get(b.db);
     for (const k of b.keys) {
       const n = (b.db.blockedOn.get(k) ?? 1) - 1;
       if (n <= 0) b.db.blockedOn.delete(k);
       else b.db.blockedOn.set(k, n);
+      const q = byKey?.get(k);
+      if (q !== undefined) {
+        q.delete(c);
+        if (q.size === 0) byKey!.delete(k);
+      }
     }
     c.blocked = null;
     this.blockedClients.delete(c);
@@ -590,8 +605,10 @@ export class Server {
       const ready = ks.readyKeys;
       ks.readyKeys = [];
       for (const { db, key } of ready) {
-        // Clients in blocking order: iterate a snapshot of blocked clients.
-        for (const c of [...this.blockedClients]) {
+        // The key's waiters in blocking order (a snapshot: serving one changes the set).
+        const q = this.waiters.get(db)?.get(key);
+        if (q === undefined) continue;
+        for (const c of [...q]) {
           const b = c.blocked;
           if (b === null || b.db !== db || !b.keys.includes(key)) continue;
           if (!db.dict.has(key)) break;

@@ -263,8 +263,8 @@ describe('blocking pops: same behaviour as redis-server', () => {
 
 describe('blocking pops with client libraries', () => {
   it('ioredis: BLPOP woken by a push from another client, BLMOVE, BLMPOP, timeout', async () => {
-    const w = new Redis({ port: sonic.port, lazyConnect: true, enableReadyCheck: false });
-    const p = new Redis({ port: sonic.port, lazyConnect: true, enableReadyCheck: false });
+    const w = new Redis({ port: sonic.port, lazyConnect: true });
+    const p = new Redis({ port: sonic.port, lazyConnect: true });
     try {
       await Promise.all([w.connect(), p.connect()]);
       const t0 = Date.now();
@@ -297,7 +297,7 @@ describe('blocking pops with client libraries', () => {
   });
 
   it('ioredis: MULTI with a blocking pop on an empty list does not block', async () => {
-    const r = new Redis({ port: sonic.port, lazyConnect: true, enableReadyCheck: false });
+    const r = new Redis({ port: sonic.port, lazyConnect: true });
     try {
       await r.connect();
       const res = await r.multi().blpop('io:tx', 0).rpush('io:tx', 'v').brpop('io:tx', 0).exec();

@@ -474,7 +474,7 @@ describe('lists: differential against redis-server 7', () => {
 
 describe('lists: real clients', () => {
   it('ioredis', async () => {
-    const r = new Redis({ port: sonic.port, lazyConnect: true, enableReadyCheck: false });
+    const r = new Redis({ port: sonic.port, lazyConnect: true });
     try {
       await r.connect();
       expect(await r.rpush('io:l', 'a', 'b', 'c')).toBe(3);

@@ -357,6 +357,11 @@ describe('lists: differential against redis-server 7', () => {
     });
   }
 
+  it('COMMAND INFO of every list command matches', async () => {
+    const names = 'lpush rpush lpushx rpushx lpop rpop llen lindex lrange lset linsert lrem ltrim lpos lmove rpoplpush lmpop blpop brpop blmove brpoplpush blmpop';
+    await expectSame([['command', 'info', ...names.split(' ')], ['command', 'getkeys', 'blmpop', '0', '2', 'a', 'b', 'left'], ['command', 'getkeys', 'blmove', 's', 'd', 'left', 'left', '0']]);
+  });
+
   it('timeouts reply a null array in RESP2 and a null in RESP3', async () => {
     const cmds = [
       ['blpop', 'tmo:a', 'tmo:b', '0.05'],

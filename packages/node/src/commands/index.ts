@@ -37,7 +37,8 @@ export function tableMismatches(): { undeclared: string[]; unhandled: string[] }
   const declared = new Set<string>();
   for (const spec of COMMANDS.values()) {
     if (spec.subcommands) for (const sub of spec.subcommands.values()) declared.add(sub.name);
-    else declared.add(spec.name);
+    // A container callable without a subcommand (COMMAND, arity -1) has its own handler.
+    if (!spec.subcommands || spec.arity === -1) declared.add(spec.name);
   }
   return {
     unhandled: [...declared].filter((n) => !HANDLERS.has(n)).sort(),

@@ -255,7 +255,7 @@ export const SETTINGS: Setting[] = [
   noop(s('bind-source-addr', '')),
   noop(i('socket-mark-id', 0, 0, LL)),
   noop(e('enable-protected-configs', 'no', ['no', 'yes', 'local'], { immutable: true })),
-  noop(e('enable-debug-command', 'no', ['no', 'yes', 'local'], { immutable: true })),
+  e('enable-debug-command', 'no', ['no', 'yes', 'local'], { immutable: true }),
   noop(e('enable-module-command', 'no', ['no', 'yes', 'local'], { immutable: true })),
   noop(s('server_cpulist', '', { immutable: true })),
   noop(s('bio_cpulist', '', { immutable: true })),

@@ -58,6 +58,9 @@ export class Client implements KeyWatcher {
   /** CLIENT REPLY SKIP: the next command's reply is dropped. */
   skipNext = false;
   monitor = false;
+  /** CLIENT NO-EVICT / NO-TOUCH. */
+  noEvict = false;
+  noTouch = false;
   closing = false;
   /** Set once the socket is gone. */
   closed = false;
@@ -104,6 +107,8 @@ export class Client implements KeyWatcher {
     if (this.monitor) f += 'O';
     if (this.casDirty) f += 'd';
     if (this.closing) f += 'A';
+    if (this.noEvict) f += 'e';
+    if (this.noTouch) f += 'T';
     return f === '' ? 'N' : f;
   }
 }

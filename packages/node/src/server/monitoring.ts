@@ -68,3 +68,44 @@ export function formatMonitorArg(a: string): string {
   }
   return out + '"';
 }
+
+export interface LatencySample {
+  /** Unix time in seconds. */
+  time: number;
+  ms: number;
+}
+
+/**
+ * The latency monitor (LATENCY LATEST/HISTORY): per event, the last 160 samples above
+ * latency-monitor-threshold, at most one per second (the highest wins), and the
+ * all-time maximum.
+ */
+export class LatencyMonitor {
+  readonly events = new Map<string, { samples: LatencySample[]; max: number }>();
+
+  add(event: string, ms: number): void {
+    const time = Math.floor(Date.now() / 1000);
+    let ev = this.events.get(event);
+    if (ev === undefined) this.events.set(event, (ev = { samples: [], max: 0 }));
+    if (ms > ev.max) ev.max = ms;
+    const last = ev.samples[ev.samples.length - 1];
+    if (last !== undefined && last.time === time) {
+      if (ms > last.ms) last.ms = ms;
+      return;
+    }
+    ev.samples.push({ time, ms });
+    if (ev.samples.length > 160) ev.samples.shift();
+  }
+
+  /** Resets the named events (all when none named); returns how many were reset. */
+  reset(names: readonly string[]): number {
+    if (names.length === 0) {
+      const n = this.events.size;
+      this.events.clear();
+      return n;
+    }
+    let n = 0;
+    for (const name of names) if (this.events.delete(name)) n++;
+    return n;
+  }
+}

@@ -14,7 +14,7 @@ import { Config } from '../config/config.js';
 import { Client } from './client.js';
 import { HANDLERS, type Handler } from '../commands/index.js';
 import { PubSub } from './pubsub.js';
-import { SlowLog, formatMonitorArg } from './monitoring.js';
+import { SlowLog, LatencyMonitor, formatMonitorArg } from './monitoring.js';
 
 export interface CommandStat {
   calls: number;
@@ -46,6 +46,9 @@ export class Server {
   readonly clients = new Map<number, Client>();
   readonly pubsub = new PubSub(this);
   readonly slowlog = new SlowLog();
+  readonly latency = new LatencyMonitor();
+  /** DEBUG SET-ACTIVE-EXPIRE: false stops the active expiry cycle (lazy expiry stays). */
+  activeExpire = true;
   readonly monitors = new Set<Client>();
   readonly commandStats = new Map<string, CommandStat>();
   readonly errorStats = new Map<string, number>();
@@ -145,7 +148,7 @@ export class Server {
     const hz = Math.max(1, this.config.int('hz'));
     // Redis's slow cycle uses up to 25% of the cron period.
     const effort = this.config.int('active-expire-effort');
-    this.keyspace.activeExpireCycle(Math.max(1, Math.floor((250 / hz) * (1 + (effort - 1) / 4) / 10)));
+    if (this.activeExpire) this.keyspace.activeExpireCycle(Math.max(1, Math.floor((250 / hz) * (1 + (effort - 1) / 4) / 10)));
     this.checkClientTimeouts();
   }
 
@@ -276,12 +279,25 @@ export class Server {
           }
           break;
         }
-        this.processCommand(c, argv);
+        if (c.replyMode === 'on' && !c.skipNext) this.processCommand(c, argv);
+        else this.processMuted(c, argv);
       }
     } finally {
       c.processing = false;
     }
     this.flush(c);
+  }
+
+  /**
+   * CLIENT REPLY OFF/SKIP: runs a command whose reply is dropped (replies already
+   * queued go out first), except CLIENT REPLY ON's own OK.
+   */
+  private processMuted(c: Client, argv: string[]): void {
+    c.skipNext = false;
+    this.flush(c);
+    this.processCommand(c, argv);
+    if (c.replyMode === 'on' && argv.length === 3 && argv[0]!.toLowerCase() === 'client' && argv[1]!.toLowerCase() === 'reply') return;
+    c.reply.discard();
   }
 
   private protocolError(c: Client, msg: string): void {
@@ -421,6 +437,8 @@ export class Server {
     if (slower >= 0 && usec >= slower && !spec.flags.has('skip_slowlog')) {
       this.slowlog.add(argv, usec, c, this.config.int('slowlog-max-len'));
     }
+    const latencyMs = this.config.int('latency-monitor-threshold');
+    if (latencyMs > 0 && usec >= latencyMs * 1000) this.latency.add(spec.flags.has('fast') ? 'fast-command' : 'command', Math.round(usec / 1000));
     // Propagate writes that changed something, as the command itself unless the
     // handler propagated its own effect (a rewrite) already.
     if (spec.isWrite && ks.dirty !== dirtyBefore && !this.propagated) ks.propagate(c.db.id, argv);

@@ -39,7 +39,13 @@ async function transcript(port: number, cmds: string[][], resp3: boolean): Promi
   try {
     if (resp3) await c.call('HELLO', '3');
     const out: unknown[] = [];
-    for (const cmd of cmds) out.push([cmd.join(' '), normalize(await c.call(...cmd))]);
+    for (const cmd of cmds) {
+      // A leading '=' asks for the reply as it is, order included.
+      const exact = cmd[0]!.startsWith('=');
+      const args = exact ? [cmd[0]!.slice(1), ...cmd.slice(1)] : cmd;
+      const v = await c.call(...args);
+      out.push([cmd.join(' '), exact ? v : normalize(v)]);
+    }
     return out;
   } finally {
     c.close();
@@ -250,6 +256,21 @@ const SCAN = [
   'sscan k:none abc',
 ];
 
+/** Integer sets small enough to be intsets are listed in numeric order by Redis. */
+const INTSET_ORDER = [
+  'sadd k:i 10 -3 5 100 2 9223372036854775807 -9223372036854775808',
+  '=smembers k:i',
+  '=sscan k:i 0',
+  '=srandmember k:i 10',
+  'sadd k:j 5 7 -3 1',
+  '=sinter k:i k:j',
+  '=sunion k:i k:j',
+  '=sdiff k:i k:j',
+  'sunionstore k:u k:i k:j',
+  '=smembers k:u',
+  '=spop k:j 10',
+];
+
 describe('sets, differential against redis-server', () => {
   for (const resp3 of [false, true]) {
     const p = resp3 ? 'r3' : 'r2';
@@ -260,6 +281,7 @@ describe('sets, differential against redis-server', () => {
     it(`SMOVE (${v})`, () => expectSame(`${p}mv:`, MOVE, resp3));
     it(`SPOP/SRANDMEMBER arguments and deterministic cases (${v})`, () => expectSame(`${p}rnd:`, RANDOM_DETERMINISTIC, resp3));
     it(`SSCAN of intsets, options and errors (${v})`, () => expectSame(`${p}scan:`, SCAN, resp3));
+    it(`integer sets in intset order (${v})`, () => expectSame(`${p}iord:`, INTSET_ORDER, resp3));
   }
 
   it('arity errors', () =>

@@ -55,6 +55,32 @@ function sremCommand(c: Client, argv: string[]): void {
   c.reply.int(removed);
 }
 
+/** True when Redis would hold this set as an intset: all integers, and few enough. */
+function isIntset(c: Client, s: SetValue): boolean {
+  return s.size <= c.server.config.int('set-max-intset-entries') && s.allIntegers();
+}
+
+const INTEGER = /^-?(0|[1-9]\d{0,18})$/;
+
+function byInteger(a: string, b: string): number {
+  const d = Number(a) - Number(b);
+  if (d !== 0 || a === b) return d;
+  const x = BigInt(a);
+  const y = BigInt(b);
+  return x < y ? -1 : x > y ? 1 : 0;
+}
+
+/** The members in the order Redis lists them: an intset is sorted, other sets in table order. */
+function members(c: Client, s: SetValue): Iterable<string> {
+  return isIntset(c, s) ? [...s].sort(byInteger) : s;
+}
+
+/** Orders a computed result as Redis's result set would be: sorted when it is an intset. */
+function orderResult(c: Client, res: string[]): string[] {
+  if (res.length > 1 && res.length <= c.server.config.int('set-max-intset-entries') && res.every((m) => INTEGER.test(m))) res.sort(byInteger);
+  return res;
+}
+
 function replySet(c: Client, s: SetValue | undefined): void {
   const r = c.reply;
   if (s === undefined) {
@@ -62,7 +88,7 @@ function replySet(c: Client, s: SetValue | undefined): void {
     return;
   }
   r.set(s.size);
-  for (const m of s) r.bulk(m);
+  for (const m of members(c, s)) r.bulk(m);
 }
 
 function smembersCommand(c: Client, argv: string[]): void {
@@ -183,7 +209,7 @@ function srandmemberCommand(c: Client, argv: string[]): void {
   }
   if (count >= size) {
     r.array(size);
-    for (const m of s) r.bulk(m);
+    for (const m of members(c, s)) r.bulk(m);
     return;
   }
   r.array(count);
@@ -305,7 +331,7 @@ function compute(op: SetOp, sets: (SetValue | undefined)[]): string[] {
 function setOpCommand(c: Client, argv: string[], op: SetOp): void {
   const sets = lookupSets(c, argv, 1, argv.length);
   if (sets === null) return;
-  const res = compute(op, sets);
+  const res = orderResult(c, compute(op, sets));
   const r = c.reply;
   r.set(res.length);
   for (let i = 0; i < res.length; i++) r.bulk(res[i]!);
@@ -373,9 +399,9 @@ function sscanCommand(c: Client, argv: string[]): void {
   const out: string[] = [];
   const re = opts.match;
   let next = '0';
-  if (s.size <= c.server.config.int('set-max-intset-entries') && s.allIntegers()) {
-    // Redis keeps this set as an intset and returns it whole.
-    for (const m of s) if (re === null || re.test(m)) out.push(m);
+  if (isIntset(c, s)) {
+    // Redis keeps this set as an intset and returns it whole, in order.
+    for (const m of members(c, s)) if (re === null || re.test(m)) out.push(m);
   } else {
     next = c.server.keyspace.cursors.step(s, cursor, () => s.values(), opts.count, (m: string) => {
       if (re === null || re.test(m)) out.push(m);

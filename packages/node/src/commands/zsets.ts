@@ -136,7 +136,7 @@ function replyNodes(c: Client, start: ZNode | null, count: number, rev: boolean,
     if (nested) r.array(2);
     r.bulk(n.member);
     if (withscores) r.double(n.score);
-    n = rev ? n.back : n.next[0]!;
+    n = rev ? n.back : n.next;
   }
 }
 
@@ -487,7 +487,7 @@ function zrangeGeneric(c: Client, argv: string[], kIdx: number, dst: string | nu
   let n = start;
   for (let k = 0; k < count && n !== null; k++) {
     out.insert(n.member, n.score);
-    n = spec.rev ? n.back : n.next[0]!;
+    n = spec.rev ? n.back : n.next;
   }
   storeResult(c, dst, out);
 }

@@ -28,12 +28,13 @@ const leLex = (v: string, b: LexBound) => (b.inf !== 0 ? b.inf > 0 : b.ex ? v < 
 
 function walk(from: ZNode | null, until: (n: ZNode) => boolean): string[] {
   const out: string[] = [];
-  for (let n = from; n !== null && until(n) && out.length < 10000; n = n.next[0]!) out.push(n.member);
+  for (let n = from; n !== null && until(n) && out.length < 10000; n = n.next) out.push(n.member);
   return out;
 }
 
 const member = fc.string({ unit: fc.constantFrom('a', 'b', 'c', 'd', '\x00', '\xff'), maxLength: 3 });
-const score = fc.oneof(fc.integer({ min: -5, max: 5 }), fc.constantFrom(-Infinity, Infinity, 0.5, -0));
+// (-0 is not generated: the commands normalise it to 0 before it reaches the engine.)
+const score = fc.oneof(fc.integer({ min: -5, max: 5 }), fc.constantFrom(-Infinity, Infinity, 0.5));
 const op = fc.oneof(
   fc.record({ t: fc.constant('set' as const), m: member, s: score }),
   fc.record({ t: fc.constant('del' as const), m: member }),

@@ -14,21 +14,33 @@ import { Kind, type RObject } from './values.js';
 const MAX_LEVEL = 32;
 
 /**
- * A skiplist node. `next[i]` is the successor at level i; `span[i]` the number of
- * level-0 steps it skips (for i = 0 it is implicitly 1 and not stored, so the 75% of
- * nodes with one level carry one shared empty span array).
+ * A skiplist node. `next` is the successor at level 0 (whose span is always 1); a node
+ * of level L > 1 also has `up[i - 1]`, the successor at level i, and `span[i - 1]`, the
+ * number of level-0 steps it skips, for 1 <= i < L. The 3/4 of nodes with one level
+ * share two empty arrays, so they cost one small object each.
  */
 export class ZNode {
   back: ZNode | null = null;
+  next: ZNode | null = null;
   constructor(
     public member: string,
     public score: number,
-    readonly next: (ZNode | null)[],
+    readonly up: (ZNode | null)[],
     readonly span: number[],
   ) {}
 }
 
+const NO_UP: (ZNode | null)[] = [];
 const NO_SPANS: number[] = [];
+
+/** The successor of x at level i. */
+const fw = (x: ZNode, i: number): ZNode | null => (i === 0 ? x.next : x.up[i - 1]!);
+function setFw(x: ZNode, i: number, n: ZNode | null): void {
+  if (i === 0) x.next = n;
+  else x.up[i - 1] = n;
+}
+/** The span of x at level i >= 1. */
+const spanAt = (x: ZNode, i: number): number => x.span[i - 1]!;
 
 /** Nodes visited by searches (rank, by rank, range starts): lets tests assert O(log n). */
 export const zsetSearchStats = { visits: 0 };
@@ -108,7 +120,8 @@ export function lexRangeEmpty(r: LexRange): boolean {
 export class ZSetValue implements RObject {
   readonly kind = Kind.ZSet;
   readonly dict = new Map<string, number>();
-  private readonly head = new ZNode('', -Infinity, new Array<ZNode | null>(MAX_LEVEL).fill(null), new Array<number>(MAX_LEVEL).fill(0));
+  // The head's level arrays grow with the list's level: a small set does not pay for 32 levels.
+  private readonly head = new ZNode('', -Infinity, [], []);
   private tail: ZNode | null = null;
   private level = 1;
   // Scratch arrays for update paths (one set per value would cost memory; share them).
@@ -159,12 +172,12 @@ export class ZSetValue implements RObject {
   }
 
   *entries(): IterableIterator<[string, number]> {
-    for (let x = this.head.next[0]!; x !== null; x = x.next[0]!) yield [x.member, x.score];
+    for (let x = this.head.next; x !== null; x = x.next) yield [x.member, x.score];
   }
 
   /** The lowest node, or null when empty. */
   first(): ZNode | null {
-    return this.head.next[0]!;
+    return this.head.next;
   }
 
   /** The highest node, or null when empty. */
@@ -179,8 +192,8 @@ export class ZSetValue implements RObject {
     let x = this.head;
     let rank = 0;
     for (let i = this.level - 1; i >= 0; i--) {
-      for (let n = x.next[i]; n != null && cmp(n.score, n.member, score, member) <= 0; n = x.next[i]) {
-        rank += i === 0 ? 1 : x.span[i]!;
+      for (let n = fw(x, i); n != null && cmp(n.score, n.member, score, member) <= 0; n = fw(x, i)) {
+        rank += i === 0 ? 1 : spanAt(x, i);
         x = n;
         zsetSearchStats.visits++;
       }
@@ -197,8 +210,8 @@ export class ZSetValue implements RObject {
     let x = this.head;
     let traversed = 0;
     for (let i = this.level - 1; i >= 0; i--) {
-      for (let n = x.next[i]; n != null; n = x.next[i]) {
-        const sp = i === 0 ? 1 : x.span[i]!;
+      for (let n = fw(x, i); n != null; n = fw(x, i)) {
+        const sp = i === 0 ? 1 : spanAt(x, i);
         if (traversed + sp > target) break;
         traversed += sp;
         x = n;
@@ -214,22 +227,22 @@ export class ZSetValue implements RObject {
     if (scoreRangeEmpty(r) || this.tail === null || !gteMin(this.tail.score, r)) return null;
     let x = this.head;
     for (let i = this.level - 1; i >= 0; i--) {
-      for (let n = x.next[i]; n != null && !gteMin(n.score, r); n = x.next[i]) {
+      for (let n = fw(x, i); n != null && !gteMin(n.score, r); n = fw(x, i)) {
         x = n;
         zsetSearchStats.visits++;
       }
     }
-    const n = x.next[0]!;
+    const n = x.next;
     return n !== null && lteMax(n.score, r) ? n : null;
   }
 
   /** The last node with a score in the range, or null. */
   lastInScore(r: ScoreRange): ZNode | null {
-    const f = this.head.next[0];
+    const f = this.head.next;
     if (scoreRangeEmpty(r) || f == null || !lteMax(f.score, r)) return null;
     let x = this.head;
     for (let i = this.level - 1; i >= 0; i--) {
-      for (let n = x.next[i]; n != null && lteMax(n.score, r); n = x.next[i]) {
+      for (let n = fw(x, i); n != null && lteMax(n.score, r); n = fw(x, i)) {
         x = n;
         zsetSearchStats.visits++;
       }
@@ -242,22 +255,22 @@ export class ZSetValue implements RObject {
     if (lexRangeEmpty(r) || this.tail === null || !lexGteMin(this.tail.member, r.min)) return null;
     let x = this.head;
     for (let i = this.level - 1; i >= 0; i--) {
-      for (let n = x.next[i]; n != null && !lexGteMin(n.member, r.min); n = x.next[i]) {
+      for (let n = fw(x, i); n != null && !lexGteMin(n.member, r.min); n = fw(x, i)) {
         x = n;
         zsetSearchStats.visits++;
       }
     }
-    const n = x.next[0]!;
+    const n = x.next;
     return n !== null && lexLteMax(n.member, r.max) ? n : null;
   }
 
   /** The last node in the lexicographic range, or null. */
   lastInLex(r: LexRange): ZNode | null {
-    const f = this.head.next[0];
+    const f = this.head.next;
     if (lexRangeEmpty(r) || f == null || !lexLteMax(f.member, r.max)) return null;
     let x = this.head;
     for (let i = this.level - 1; i >= 0; i--) {
-      for (let n = x.next[i]; n != null && lexLteMax(n.member, r.max); n = x.next[i]) {
+      for (let n = fw(x, i); n != null && lexLteMax(n.member, r.max); n = fw(x, i)) {
         x = n;
         zsetSearchStats.visits++;
       }
@@ -287,7 +300,7 @@ export class ZSetValue implements RObject {
     let n = this.byRank(start);
     let removed = 0;
     for (let k = start; k <= end && n !== null; k++) {
-      const next = n.next[0]!;
+      const next = n.next;
       this.delete(n.member);
       removed++;
       n = next;
@@ -300,7 +313,7 @@ export class ZSetValue implements RObject {
     let n = this.firstInScore(r);
     let removed = 0;
     while (n !== null && lteMax(n.score, r)) {
-      const next = n.next[0]!;
+      const next = n.next;
       this.delete(n.member);
       removed++;
       n = next;
@@ -313,7 +326,7 @@ export class ZSetValue implements RObject {
     let n = this.firstInLex(r);
     let removed = 0;
     while (n !== null && lexLteMax(n.member, r.max)) {
-      const next = n.next[0]!;
+      const next = n.next;
       this.delete(n.member);
       removed++;
       n = next;
@@ -323,7 +336,7 @@ export class ZSetValue implements RObject {
 
   /** Removes and returns the lowest (or, with max, highest) member; null when empty. */
   pop(max: boolean): [string, number] | null {
-    const n = max ? this.tail : this.head.next[0]!;
+    const n = max ? this.tail : this.head.next;
     if (n === null) return null;
     this.delete(n.member);
     return [n.member, n.score];
@@ -337,8 +350,8 @@ export class ZSetValue implements RObject {
     let x = this.head;
     for (let i = this.level - 1; i >= 0; i--) {
       rankAt[i] = i === this.level - 1 ? 0 : rankAt[i + 1]!;
-      for (let n = x.next[i]; n != null && cmp(n.score, n.member, score, member) < 0; n = x.next[i]) {
-        rankAt[i]! += i === 0 ? 1 : x.span[i]!;
+      for (let n = fw(x, i); n != null && cmp(n.score, n.member, score, member) < 0; n = fw(x, i)) {
+        rankAt[i]! += i === 0 ? 1 : spanAt(x, i);
         x = n;
       }
       update[i] = x;
@@ -348,24 +361,25 @@ export class ZSetValue implements RObject {
       for (let i = this.level; i < level; i++) {
         rankAt[i] = 0;
         update[i] = this.head;
-        this.head.span[i] = this.dict.size - 1; // the length before this insert
+        this.head.up[i - 1] = null;
+        this.head.span[i - 1] = this.dict.size - 1; // the length before this insert
       }
       this.level = level;
     }
-    const node = new ZNode(member, score, new Array<ZNode | null>(level), level > 1 ? new Array<number>(level) : NO_SPANS);
+    const node = level > 1 ? new ZNode(member, score, new Array<ZNode | null>(level - 1), new Array<number>(level - 1)) : new ZNode(member, score, NO_UP, NO_SPANS);
     for (let i = 0; i < level; i++) {
       const u = update[i]!;
-      node.next[i] = u.next[i]!;
-      u.next[i] = node;
+      setFw(node, i, fw(u, i));
+      setFw(u, i, node);
       if (i > 0) {
         // rankAt[0] - rankAt[i]: steps between update[i] and update[0]
-        node.span[i] = u.span[i]! - (rankAt[0]! - rankAt[i]!);
-        u.span[i] = rankAt[0]! - rankAt[i]! + 1;
+        node.span[i - 1] = u.span[i - 1]! - (rankAt[0]! - rankAt[i]!);
+        u.span[i - 1] = rankAt[0]! - rankAt[i]! + 1;
       }
     }
-    for (let i = level; i < this.level; i++) update[i]!.span[i]!++;
+    for (let i = level; i < this.level; i++) update[i]!.span[i - 1]!++;
     node.back = update[0] === this.head ? null : update[0]!;
-    if (node.next[0] != null) node.next[0].back = node;
+    if (node.next != null) node.next.back = node;
     else this.tail = node;
   }
 
@@ -373,10 +387,10 @@ export class ZSetValue implements RObject {
     const update = ZSetValue.update;
     let x = this.head;
     for (let i = this.level - 1; i >= 0; i--) {
-      for (let n = x.next[i]; n != null && cmp(n.score, n.member, score, member) < 0; n = x.next[i]) x = n;
+      for (let n = fw(x, i); n != null && cmp(n.score, n.member, score, member) < 0; n = fw(x, i)) x = n;
       update[i] = x;
     }
-    const node = x.next[0]!;
+    const node = x.next;
     if (node === null || node.member !== member) throw new Error('zset: skiplist out of sync with dict');
     this.unlink(node, update);
   }
@@ -384,31 +398,31 @@ export class ZSetValue implements RObject {
   private unlink(node: ZNode, update: ZNode[]): void {
     for (let i = 0; i < this.level; i++) {
       const u = update[i]!;
-      if (u.next[i] === node) {
-        if (i > 0) u.span[i]! += node.span[i]! - 1;
-        u.next[i] = node.next[i]!;
+      if (fw(u, i) === node) {
+        if (i > 0) u.span[i - 1]! += node.span[i - 1]! - 1;
+        setFw(u, i, fw(node, i));
       } else if (i > 0) {
-        u.span[i]!--;
+        u.span[i - 1]!--;
       }
     }
-    const nx = node.next[0]!;
+    const nx = node.next;
     if (nx !== null) nx.back = node.back;
     else this.tail = node.back;
-    while (this.level > 1 && this.head.next[this.level - 1] === null) this.level--;
+    while (this.level > 1 && fw(this.head, this.level - 1) === null) this.level--;
   }
 
   private slUpdate(member: string, old: number, score: number): void {
     const update = ZSetValue.update;
     let x = this.head;
     for (let i = this.level - 1; i >= 0; i--) {
-      for (let n = x.next[i]; n != null && cmp(n.score, n.member, old, member) < 0; n = x.next[i]) x = n;
+      for (let n = fw(x, i); n != null && cmp(n.score, n.member, old, member) < 0; n = fw(x, i)) x = n;
       update[i] = x;
     }
-    const node = x.next[0]!;
+    const node = x.next;
     if (node === null || node.member !== member) throw new Error('zset: skiplist out of sync with dict');
     // Still between its neighbours: change in place.
     const prev = node.back;
-    const nx = node.next[0]!;
+    const nx = node.next;
     if ((prev === null || cmp(prev.score, prev.member, score, member) < 0) && (nx === null || cmp(nx.score, nx.member, score, member) > 0)) {
       node.score = score;
       return;
@@ -421,7 +435,7 @@ export class ZSetValue implements RObject {
   check(): void {
     let count = 0;
     let prev: ZNode | null = null;
-    for (let x = this.head.next[0]!; x !== null; x = x.next[0]!) {
+    for (let x = this.head.next; x !== null; x = x.next) {
       if (x.back !== prev) throw new Error('bad back link');
       if (prev !== null && cmp(prev.score, prev.member, x.score, x.member) >= 0) throw new Error('out of order');
       if (this.dict.get(x.member) !== x.score) throw new Error('dict mismatch');
@@ -434,8 +448,8 @@ export class ZSetValue implements RObject {
     for (let i = 1; i < this.level; i++) {
       let x: ZNode = this.head;
       let rank = 0;
-      for (let n = x.next[i]; n != null; n = x.next[i]) {
-        rank += x.span[i]!;
+      for (let n = fw(x, i); n != null; n = fw(x, i)) {
+        rank += spanAt(x, i);
         if (this.rank(n.member) !== rank - 1) throw new Error(`bad span at level ${i}`);
         x = n;
       }

@@ -1,6 +1,6 @@
 import { command, keyAt, keysByCount, type CommandSpec } from './spec.js';
 
-const g = { group: 'sorted_set' };
+const g = { group: 'sorted-set' };
 const acl = 'sortedset';
 
 export const zsetCommands: CommandSpec[] = [

@@ -428,6 +428,19 @@ describe('sorted sets match redis-server 7 byte for byte', () => {
     it(`${name} (RESP3)`, async () => expectSame(ns(`r3${name}`, seq), true));
   }
 
+  it('COMMAND INFO of every sorted-set command matches, and key extraction of the movable ones', async () => {
+    const names =
+      'zadd zcard zcount zdiff zdiffstore zincrby zinter zintercard zinterstore zlexcount zmpop zmscore zpopmax zpopmin zrandmember zrange zrangebylex zrangebyscore zrangestore zrank zrem zremrangebylex zremrangebyrank zremrangebyscore zrevrange zrevrangebylex zrevrangebyscore zrevrank zscan zscore zunion zunionstore bzmpop bzpopmax bzpopmin';
+    await expectSame([
+      ['command', 'info', ...names.split(' ')],
+      ['command', 'getkeys', 'zunionstore', 'd', '2', 'a', 'b', 'weights', '1', '2'],
+      ['command', 'getkeys', 'zinter', '3', 'a', 'b', 'c'],
+      ['command', 'getkeys', 'bzmpop', '0', '2', 'a', 'b', 'min'],
+      ['command', 'getkeys', 'zrangestore', 'd', 's', '0', '-1'],
+      ['command', 'getkeys', 'bzpopmin', 'a', 'b', 'c', '0'],
+    ]);
+  });
+
   it('a seeded random workload gives the same replies', async () => {
     let seed = 12345;
     const rnd = (n: number): number => {

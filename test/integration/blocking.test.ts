@@ -246,6 +246,35 @@ describe('blocking pops: same behaviour as redis-server', () => {
     expect(log.slice(2, 7)).toEqual([[expect.any(String), 'x'], 'PONG', 2, [expect.any(String), 'y'], 'after']);
   });
 
+  it('waiters are per database; a repeated key and a rotation onto the same list behave as in Redis', async () => {
+    const log = await sameOnBoth(async (port, log, k) => {
+      const [a, b, p] = await conns(port, 3);
+      try {
+        log.push(await a!.call('select', '1'));
+        a!.send('blpop', k('db'), k('db'), '0');
+        await sleep(SETTLE);
+        log.push(await p!.call('rpush', k('db'), 'in-db0'));
+        log.push(await next(a!, 150));
+        log.push(await p!.call('select', '1'));
+        log.push(await p!.call('rpush', k('db'), 'in-db1', 'second'));
+        log.push(await next(a!));
+        log.push(show(await p!.call('lrange', k('db'), '0', '-1')));
+        log.push(await p!.call('select', '0'), await a!.call('select', '0'));
+        b!.send('brpoplpush', k('rot'), k('rot'), '0');
+        await sleep(SETTLE);
+        a!.send('blmpop', '0', '1', k('rot'), 'LEFT', 'COUNT', '5');
+        await sleep(SETTLE);
+        log.push(await p!.call('rpush', k('rot'), 'r1', 'r2'));
+        log.push(await next(b!), await next(a!, 150));
+        log.push(show(await p!.call('lrange', k('rot'), '0', '-1')));
+      } finally {
+        for (const x of [a, b, p]) x!.close();
+      }
+    });
+    expect(log[2]).toBe('blocked');
+    expect(log.slice(-3)).toEqual(['r2', [expect.stringContaining('rot'), ['r2', 'r1']], []]);
+  });
+
   it('a timeout longer than a Node timer can hold does not fire early', async () => {
     await sameOnBoth(async (port, log, k) => {
       const [a, p] = await conns(port, 2);

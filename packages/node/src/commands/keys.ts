@@ -22,6 +22,20 @@ const ERR_LFU_SELECTED =
 const SHARED_REFCOUNT = 2147483647;
 const OBJ_SHARED_INTEGERS = 10000;
 
+/** Redis's getIntFromObjectOrReply: a 32-bit integer argument, or null after replying its error. */
+function intArg(c: Client, raw: string): number | null {
+  const n = parseInteger(raw);
+  if (n === null) {
+    c.reply.error(Err.notInteger);
+    return null;
+  }
+  if (typeof n === 'bigint' || n > 2147483647 || n < -2147483648) {
+    c.reply.error('ERR value is out of range, value must between -2147483648 and 2147483647');
+    return null;
+  }
+  return n;
+}
+
 function now(c: Client): number {
   return c.server.keyspace.env.now();
 }
@@ -210,11 +224,8 @@ function renameGeneric(c: Client, argv: string[], nx: boolean): void {
 
 function moveCommand(c: Client, argv: string[]): void {
   const key = argv[1]!;
-  const n = parseInteger(argv[2]!);
-  if (n === null || typeof n === 'bigint' || n > 2147483647 || n < -2147483648) {
-    c.reply.error(Err.notInteger);
-    return;
-  }
+  const n = intArg(c, argv[2]!);
+  if (n === null) return;
   if (c.server.config.bool('cluster-enabled')) {
     c.reply.error('ERR MOVE is not allowed in cluster mode');
     return;
@@ -281,13 +292,10 @@ function copyCommand(c: Client, argv: string[]): void {
     const o = argv[i]!.toLowerCase();
     if (o === 'replace') replace = true;
     else if (o === 'db' && i + 1 < argv.length) {
-      const n = parseInteger(argv[++i]!);
-      if (n === null || typeof n === 'bigint') {
-        c.reply.error(Err.notInteger);
-        return;
-      }
+      const n = intArg(c, argv[++i]!);
+      if (n === null) return;
       const d = c.server.keyspace.dbs[n];
-      if (n < 0 || n > 2147483647 || d === undefined) {
+      if (n < 0 || d === undefined) {
         c.reply.error(ERR_DB_RANGE);
         return;
       }
@@ -391,6 +399,7 @@ function scanCommand(c: Client, argv: string[]): void {
       if (type !== null && typeName(v) !== type) return;
       keys.push(k);
     },
+    { bound: db.dict.size, readAhead: true },
   );
   const r = c.reply;
   r.array(2);

@@ -20,11 +20,7 @@ export function globToRegExp(pattern: string, nocase = false): RegExp {
           cls += '-';
         } else cls += ch.replace(/[\]\\^-]/g, '\\$&');
       }
-      if (j >= pattern.length) {
-        // No closing bracket: Redis treats the rest literally-ish; match '[' literally.
-        re += '\\[';
-        continue;
-      }
+      // No closing bracket: Redis's stringmatch takes the rest of the pattern as the class.
       re += cls === '' ? '(?!)' : cls === '^' ? '[\\s\\S]' : `[${cls}]`;
       k = j;
     } else if (c === '\\' && k + 1 < pattern.length) {

@@ -14,6 +14,15 @@
 interface Open {
   owner: object;
   it: Iterator<unknown>;
+  /** The item read ahead to learn whether the iteration ended (handed out next time). */
+  ahead: IteratorResult<unknown> | null;
+  /** Items still to hand out before the scan ends (see `bound`). */
+  left: number;
+}
+
+export interface StepOptions {
+  bound?: number;
+  readAhead?: boolean;
 }
 
 export class CursorTable {
@@ -26,26 +35,52 @@ export class CursorTable {
    * Runs one SCAN step over `owner`: continues the iterator named by `cursor` (or starts
    * one with `start()`), hands up to `count` items to `emit`, and returns the next cursor
    * ("0" when done). `cursor` must already be validated as an unsigned integer string.
+   *
+   * Options:
+   *  - `bound`: the collection's size when the scan starts. Insertion-ordered iterators
+   *    (Map, Set) visit every entry present at the start before any entry added later,
+   *    so after `bound` items every entry present for the whole scan has been handed
+   *    out; stopping there makes a scan end even while entries are added faster than
+   *    it reads them (as Redis's SCAN always ends).
+   *  - `readAhead`: one more item is read so that an iteration that ends with this step
+   *    answers "0" at once (as Redis does for small collections); that item is handed
+   *    out by the next step, so `emit` must re-check it against the live collection.
    */
-  step<T>(owner: object, cursor: string, start: () => Iterator<T>, count: number, emit: (item: T) => void): string {
+  step<T>(owner: object, cursor: string, start: () => Iterator<T>, count: number, emit: (item: T) => void, opts?: StepOptions): string {
     let it: Iterator<T> | undefined;
+    let r: IteratorResult<T> | undefined;
+    let left = Infinity;
     if (cursor !== '0') {
       const id = Number(cursor);
       const o = this.open.get(id);
       if (o !== undefined) {
         this.open.delete(id);
-        if (o.owner === owner) it = o.it as Iterator<T>;
+        if (o.owner === owner) {
+          it = o.it as Iterator<T>;
+          r = (o.ahead ?? undefined) as IteratorResult<T> | undefined;
+          left = o.left;
+        }
       }
     }
-    if (it === undefined) it = start();
-    for (let n = 0; n < count; n++) {
-      const r = it.next();
-      if (r.done) return '0';
-      emit(r.value);
+    if (it === undefined) {
+      it = start();
+      left = opts?.bound ?? Infinity;
     }
-    // Peek cheaply is not possible; keep the iterator and let the next call find the end.
+    for (let n = 0; n < count; n++) {
+      if (left <= 0) return '0';
+      if (r === undefined) r = it.next();
+      if (r.done) return '0';
+      left--;
+      emit(r.value);
+      r = undefined;
+    }
+    if (left <= 0) return '0';
+    if (opts?.readAhead) {
+      r = it.next();
+      if (r.done) return '0';
+    }
     const id = this.nextId++;
-    this.open.set(id, { owner, it });
+    this.open.set(id, { owner, it, ahead: r ?? null, left });
     if (this.open.size > this.max) {
       const oldest = this.open.keys().next().value!;
       this.open.delete(oldest);

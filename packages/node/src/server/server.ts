@@ -190,12 +190,14 @@ export class Server {
     this.log.info({ reason }, 'shutting down');
     if (this.cron) clearInterval(this.cron);
     if (this.sampler) clearInterval(this.sampler);
-    await Promise.all(this.listeners.map((l) => new Promise<void>((r) => l.close(() => r()))));
+    // Stop accepting, then end every client: a listener's close waits for its connections.
+    const closed = Promise.all(this.listeners.map((l) => new Promise<void>((r) => l.close(() => r()))));
     for (const c of this.clients.values()) {
       this.flush(c);
       c.socket?.end();
       c.socket?.destroySoon?.();
     }
+    await closed;
     this.onShutdown?.();
   }
 

@@ -275,6 +275,29 @@ describe('blocking pops: same behaviour as redis-server', () => {
     expect(log.slice(-3)).toEqual(['r2', [expect.stringContaining('rot'), ['r2', 'r1']], []]);
   });
 
+  it('CLIENT UNBLOCK ends a wait as a timeout or with an error, and the client goes on', async () => {
+    await sameOnBoth(async (port, log, k) => {
+      const [a, p] = await conns(port, 2);
+      try {
+        const id = String(await a!.call('client', 'id'));
+        a!.send('blmove', k('u'), k('v'), 'LEFT', 'LEFT', '0');
+        a!.send('ping');
+        await sleep(SETTLE);
+        log.push(await p!.call('client', 'unblock', id));
+        log.push(await next(a!), await next(a!));
+        a!.send('blmpop', '0', '1', k('u'), 'LEFT');
+        await sleep(SETTLE);
+        log.push(await p!.call('client', 'unblock', id, 'ERROR'));
+        log.push(await next(a!));
+        log.push(await p!.call('client', 'unblock', id));
+        log.push(await p!.call('rpush', k('u'), 'kept'));
+        log.push(show(await p!.call('lrange', k('u'), '0', '-1')));
+      } finally {
+        for (const x of [a, p]) x!.close();
+      }
+    });
+  });
+
   it('a timeout longer than a Node timer can hold does not fire early', async () => {
     await sameOnBoth(async (port, log, k) => {
       const [a, p] = await conns(port, 2);

@@ -324,6 +324,8 @@ describe('HSCAN', () => {
     expect(r[1].length).toBe(10);
     const all = await fullScan(sonic.port, 'scan:long', ['COUNT', '5']);
     expect(all.items.size).toBe(30);
+    // The step that reaches the end answers cursor 0 itself: no trailing empty page.
+    expect(all.calls).toBe(6);
   });
 
   it('fields present for the whole iteration are returned even while others are added and deleted', async () => {

@@ -3,6 +3,7 @@ import type { Client } from '../server/client.js';
 import { Kind, parseFloatArg, parseInteger, LLONG_MAX, LLONG_MIN, type Value } from '../engine/values.js';
 import { HashValue } from '../engine/hash.js';
 import { globToRegExp } from '../engine/glob.js';
+import { parseScanCursor } from '../engine/scan.js';
 import { formatLongDouble } from './strings.js';
 import type { HandlerMap } from './types.js';
 
@@ -66,22 +67,14 @@ export function replyEmptyScan(c: Client): void {
   c.reply.array(0);
 }
 
-const U64 = 1n << 64n;
-
 /**
- * Parses a SCAN cursor as Redis 7.0 does (strtoul: an optional sign, decimal digits, a
- * negative value wraps around, the empty string is 0) and returns it as a canonical
- * unsigned decimal string; replies "invalid cursor" and returns null when it is not one.
+ * Parses a SCAN cursor as Redis 7.0 does (see parseScanCursor); replies "invalid
+ * cursor" and returns null when it is not one.
  */
 export function parseCursor(c: Client, raw: string): string | null {
-  if (raw.length > 0 && raw.length < 16 && /^\d+$/.test(raw)) return String(Number(raw));
-  if (raw.length === 0) return '0';
-  if (/^[+-]?\d+$/.test(raw)) {
-    const mag = BigInt(raw.charCodeAt(0) === 45 || raw.charCodeAt(0) === 43 ? raw.slice(1) : raw);
-    if (mag < U64) return String(raw.charCodeAt(0) === 45 ? (U64 - mag) % U64 : mag);
-  }
-  c.reply.error('ERR invalid cursor');
-  return null;
+  const cur = parseScanCursor(raw);
+  if (cur === null) c.reply.error('ERR invalid cursor');
+  return cur;
 }
 
 /** True when Redis would keep this hash as a listpack (HSCAN then returns it whole). */
@@ -414,9 +407,13 @@ function hscanCommand(c: Client, argv: string[]): void {
   if (isSmallHash(c, h)) {
     for (const [f, v] of h.map) if (re === null || re.test(f)) out.push(f, v);
   } else {
-    next = c.server.keyspace.cursors.step(h, cursor, () => h.map.entries(), opts.count, (e: [string, string]) => {
-      if (re === null || re.test(e[0])) out.push(e[0], e[1]);
-    });
+    // Read ahead so the last step answers cursor 0; a field read ahead may have been
+    // deleted or changed since, so it is looked up again.
+    const m = h.map;
+    next = c.server.keyspace.cursors.step(h, cursor, () => m.keys(), opts.count, (f: string) => {
+      const v = m.get(f);
+      if (v !== undefined && (re === null || re.test(f))) out.push(f, v);
+    }, { bound: m.size, readAhead: true });
   }
   const r = c.reply;
   r.array(2);

@@ -403,9 +403,11 @@ function sscanCommand(c: Client, argv: string[]): void {
     // Redis keeps this set as an intset and returns it whole, in order.
     for (const m of members(c, s)) if (re === null || re.test(m)) out.push(m);
   } else {
+    // Read ahead so the last step answers cursor 0; a member read ahead may have been
+    // removed since, so it is checked again.
     next = c.server.keyspace.cursors.step(s, cursor, () => s.values(), opts.count, (m: string) => {
-      if (re === null || re.test(m)) out.push(m);
-    });
+      if (s.has(m) && (re === null || re.test(m))) out.push(m);
+    }, { bound: s.size, readAhead: true });
   }
   const r = c.reply;
   r.array(2);

@@ -52,13 +52,15 @@ function pushGeneric(c: Client, argv: string[], head: boolean, onlyExisting: boo
       return;
     }
     const nl = new ListValue();
-    for (let i = 2; i < argv.length; i++) head ? nl.pushHead(argv[i]!) : nl.pushTail(argv[i]!);
+    if (head) for (let i = 2; i < argv.length; i++) nl.pushHead(argv[i]!);
+    else for (let i = 2; i < argv.length; i++) nl.pushTail(argv[i]!);
     db.set(key, nl);
     if (n > 1) db.ks.dirty += n - 1;
     c.reply.int(nl.length);
     return;
   }
-  for (let i = 2; i < argv.length; i++) head ? l.pushHead(argv[i]!) : l.pushTail(argv[i]!);
+  if (head) for (let i = 2; i < argv.length; i++) l.pushHead(argv[i]!);
+  else for (let i = 2; i < argv.length; i++) l.pushTail(argv[i]!);
   db.modified(key, n);
   c.reply.int(l.length);
 }
@@ -342,7 +344,8 @@ function moveElement(c: Client, src: string, dst: string, fromHead: boolean, toH
     nl.pushTail(v);
     db.set(dst, nl);
   } else {
-    toHead ? dl.pushHead(v) : dl.pushTail(v);
+    if (toHead) dl.pushHead(v);
+    else dl.pushTail(v);
     db.modified(dst);
   }
   if (sl.length === 0) db.delete(src);

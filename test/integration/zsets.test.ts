@@ -392,6 +392,8 @@ const MISC = [
   'zadd k:z 1 a 2 b 3 c',
   'zrandmember k:z 0',
   'zrandmember k:z 0 withscores',
+  'zrandmember k:z 10',
+  'zrandmember k:z 3 withscores',
   'zrandmember k:z 1 withscores x',
   'zrandmember k:z x',
   'zrandmember k:z 1 foo',
@@ -409,6 +411,8 @@ const MISC = [
   'zscan k:z 0 match',
   'zscan k:z 0 foo bar',
   'zscan k:z abc',
+  'zscan k:z -1',
+  'zscan k:z 18446744073709551616',
   'zscan k:none 0',
   'zscan k:none 0 count 0',
   'zscan k:s 0',
@@ -422,8 +426,55 @@ const MISC = [
   'exec',
 ];
 
+/** Numbers as C's strtod reads them: hex, overflow, underflow, blanks. */
+const NUMBERS = [
+  'zadd k:n 1e400 a',
+  'zadd k:n -1e400 a',
+  'zadd k:n 1e-400 a',
+  'zadd k:n 0x10 b',
+  'zadd k:n 0x1.8p1 c',
+  'zadd k:n -0x.8 d',
+  'zadd k:n 0x e',
+  'zadd k:n 0xg e',
+  'zadd k:n 1e-310 f',
+  'zadd k:n .5 g 5. h +3 i Infinity j -INF k',
+  'zadd k:n 1e x',
+  'zadd k:n 1.2.3 x',
+  'zadd k:n 0.000 z0',
+  'zrange k:n 0 -1 withscores',
+  'zrangebyscore k:n 1e400 +inf',
+  'zrangebyscore k:n -1e400 (0x2 withscores',
+  'zrangebyscore k:n (-inf (inf',
+  'zrangebyscore k:n 1e-400 +inf',
+  'zrangebyscore k:n (1e x',
+  'zcount k:n 0x1 0x10',
+  'zincrby k:n 1e400 a',
+  'zincrby k:n 0x10 b',
+  'zincrby k:n 1e308 b',
+  'zincrby k:n 1e308 b',
+  'zincrby k:n 1e308 b',
+  'zadd k:w 1 a',
+  'zunion 1 k:w weights 0x2 withscores',
+  'zunion 1 k:w weights 1e400 withscores',
+  'zunion 1 k:w weights inf withscores',
+  'zinterstore k:dst 1 k:w weights -inf',
+  'zrange k:dst 0 -1 withscores',
+  'bzpopmin k:w 0x1',
+  'bzpopmin k:none 1e400',
+  'bzpopmin k:none 0x',
+  'bzpopmin k:none 1e-400',
+  'zadd k:r 1 a 2 b 3 c',
+  'zrange k:r 0 9223372036854775807',
+  'zrange k:r -9223372036854775808 -1',
+  'zrange k:r 0 9223372036854775808',
+  'zrangebyscore k:r -inf +inf limit 0 9223372036854775807',
+  'zrangebyscore k:r -inf +inf limit 9223372036854775807 1',
+  'zremrangebyrank k:r -9223372036854775808 0',
+  'zrange k:r 0 -1',
+];
+
 describe('sorted sets match redis-server 7 byte for byte', () => {
-  for (const [name, seq] of Object.entries({ ADD, RANGES, REMOVE, POPS, SETOPS, MISC })) {
+  for (const [name, seq] of Object.entries({ ADD, RANGES, REMOVE, POPS, SETOPS, MISC, NUMBERS })) {
     it(`${name} (RESP2)`, async () => expectSame(ns(`r2${name}`, seq)));
     it(`${name} (RESP3)`, async () => expectSame(ns(`r3${name}`, seq), true));
   }

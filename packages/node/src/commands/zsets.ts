@@ -1,9 +1,9 @@
 import { Err, Proto, formatDouble } from '@sonic/protocol';
 import type { Client } from '../server/client.js';
-import { Kind, parseFloatArg, parseInteger, parseSafeInt, type Value } from '../engine/values.js';
+import { Kind, parseInteger, parseSafeInt, type Value } from '../engine/values.js';
 import { ZSetValue, type LexBound, type LexRange, type ScoreRange, type ZNode } from '../engine/zset.js';
 import type { SetValue } from '../engine/set.js';
-import { validCursor } from '../engine/scan.js';
+import { parseScanCursor } from '../engine/scan.js';
 import { globToRegExp } from '../engine/glob.js';
 import type { HandlerMap } from './types.js';
 
@@ -18,6 +18,45 @@ const ErrCount = 'ERR count should be greater than 0';
 
 /** Redis never stores -0 as a score (a listpack keeps it as 0). */
 const norm = (d: number): number => d + 0;
+
+// ------------------------------------------------------------------ C number parsing
+
+const DEC = /^[+-]?(?:\d+\.?\d*|\.\d+)(?:e[+-]?\d+)?$/i;
+const HEX = /^([+-]?)0x([0-9a-f]*)\.?([0-9a-f]*)(?:p([+-]?\d+))?$/i;
+const INF = /^[+-]?inf(?:inity)?$/i;
+const NONZERO = /[1-9a-f]/i;
+
+/**
+ * C's strtod over a whole string (Redis reads scores, bounds, weights and timeouts with
+ * it): decimal, hex (0x1.8p3), inf/infinity. Returns null when not all of it converts
+ * or it is NaN; `range` is set on overflow to infinity or underflow to zero (ERANGE).
+ */
+function strtod(s: string): { v: number; range: boolean } | null {
+  if (DEC.test(s)) {
+    const v = Number(s);
+    const range = v === Infinity || v === -Infinity || (v === 0 && NONZERO.test(s.replace(/e.*$/i, '')));
+    return { v, range };
+  }
+  if (INF.test(s)) return { v: s.charCodeAt(0) === 45 ? -Infinity : Infinity, range: false };
+  const m = HEX.exec(s);
+  if (m !== null && (m[2]!.length > 0 || m[3]!.length > 0)) {
+    let v = 0;
+    for (const ch of m[2]! + m[3]!) v = v * 16 + parseInt(ch, 16);
+    const exp = (m[4] === undefined ? 0 : Number(m[4])) - 4 * m[3]!.length;
+    v = v * Math.pow(2, exp);
+    if (m[1] === '-') v = -v;
+    const range = v === Infinity || v === -Infinity || (v === 0 && NONZERO.test(m[2]! + m[3]!));
+    return { v, range };
+  }
+  return null;
+}
+
+/** Redis's getDoubleFromObject: no leading blank, all of it, no overflow/underflow to zero, not NaN. */
+function parseDouble(s: string): number | null {
+  if (s.length === 0 || /^\s/.test(s)) return null;
+  const r = strtod(s);
+  return r === null || r.range ? null : r.v;
+}
 
 // ------------------------------------------------------------------ lookups
 
@@ -52,11 +91,12 @@ function parseScoreBound(s: string): { v: number; ex: boolean } | null {
     ex = true;
     raw = s.slice(1);
   }
-  // Redis reads the bound with strtod: an empty string converts to 0, leading blanks are skipped.
-  if (raw === '') return { v: 0, ex };
-  const v = parseFloatArg(raw.replace(/^[ \t\n\v\f\r]+/, ''));
-  if (v === null) return null;
-  return { v, ex };
+  // Redis reads the bound with plain strtod: an empty string converts to 0, leading
+  // blanks are skipped, overflow is infinity.
+  const t = raw.replace(/^[ \t\n\v\f\r]+/, '');
+  if (t === '') return raw === '' ? { v: 0, ex } : null;
+  const r = strtod(t);
+  return r === null ? null : { v: r.v, ex };
 }
 
 /** Parses a ZRANGEBYSCORE-style interval; replies the error and returns null when invalid. */
@@ -100,19 +140,22 @@ function parseLong(c: Client, s: string): number | null {
 }
 
 function parseScore(c: Client, s: string): number | null {
-  const v = parseFloatArg(s);
+  const v = parseDouble(s);
   if (v === null) c.reply.error(Err.notFloat);
   return v;
 }
 
-/** A blocking timeout in seconds (float) → ms (0 = forever), as Redis parses it. */
+/** A blocking timeout in seconds (float) → ms (0 = forever), as Redis parses it (strtold, then ceil). */
 function parseTimeout(c: Client, s: string): number | null {
-  const v = parseFloatArg(s);
-  if (v === null) {
+  const r = s.length === 0 || /^\s/.test(s) ? null : strtod(s);
+  if (r === null) {
     c.reply.error(ErrTimeoutFloat);
     return null;
   }
-  const ms = Math.trunc(v * 1000);
+  // A long double does not underflow where a double does: a tiny positive timeout is 1 ms.
+  // (A tiny negative one rounds up to -0: block forever, as Redis does.)
+  if (r.range && r.v === 0) return s.charCodeAt(0) === 45 ? 0 : 1;
+  const ms = Math.ceil(r.v * 1000);
   // Redis converts to a long long: beyond its range the value wraps negative.
   if (ms < 0 || !(ms < 9.2e18)) {
     c.reply.error(ErrTimeoutNeg);
@@ -752,7 +795,7 @@ function zsetOpCommand(c: Client, argv: string[], op: Op, nkIdx: number, dst: st
     const left = argv.length - i - 1;
     if (op !== Op.Diff && o === 'weights' && left >= nk) {
       for (let k = 0; k < nk; k++) {
-        const w = parseFloatArg(argv[i + 1 + k]!);
+        const w = parseDouble(argv[i + 1 + k]!);
         if (w === null) {
           c.reply.error('ERR weight value is not a float');
           return;
@@ -925,7 +968,8 @@ function zrandmemberCommand(c: Client, argv: string[]): void {
       entries.push([node.member, node.score]);
     }
   } else if (count >= size) {
-    for (const e of z.entries()) entries.push(e);
+    // The whole set, highest first, as Redis answers.
+    for (let n = z.last(); n !== null; n = n.back) entries.push([n.member, n.score]);
   } else if (count * 3 > size) {
     // Most of the set: pick the members to leave out.
     const all = [...z.entries()];
@@ -948,8 +992,8 @@ function zrandmemberCommand(c: Client, argv: string[]): void {
 }
 
 function zscanCommand(c: Client, argv: string[]): void {
-  const cursor = argv[2]!;
-  if (!validCursor(cursor)) {
+  const cursor = parseScanCursor(argv[2]!);
+  if (cursor === null) {
     c.reply.error('ERR invalid cursor');
     return;
   }
@@ -990,9 +1034,19 @@ function zscanCommand(c: Client, argv: string[]): void {
   if (isSmall(c, z)) {
     for (const [m, s] of z.entries()) if (match === null || match.test(m)) out.push(m, formatDouble(s));
   } else {
-    next = c.server.keyspace.cursors.step(z, cursor, () => z.dict.entries(), count, (e: [string, number]) => {
-      if (match === null || match.test(e[0])) out.push(e[0], formatDouble(e[1]));
-    });
+    const dict = z.dict;
+    next = c.server.keyspace.cursors.step(
+      z,
+      cursor,
+      () => dict.keys(),
+      count,
+      (m: string) => {
+        // A read-ahead member may have left (or changed its score) since the last step.
+        const score = dict.get(m);
+        if (score !== undefined && (match === null || match.test(m))) out.push(m, formatDouble(score));
+      },
+      { bound: dict.size, readAhead: true },
+    );
   }
   r.array(2);
   r.bulk(next);

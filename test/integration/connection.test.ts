@@ -21,6 +21,10 @@ describe('authentication', () => {
       const c = await RawConn.open(port);
       try {
         expect(text(await c.call('GET', 'k'))).toBe('NOAUTH Authentication required.');
+        // Redis 7.0 answers unknown commands, subcommands and arity before the auth check.
+        expect(text(await c.call('NOSUCHCMD', 'a'))).toBe("ERR unknown command 'NOSUCHCMD', with args beginning with: 'a' ");
+        expect(text(await c.call('CONFIG', 'NOSUCH'))).toBe("ERR unknown subcommand 'NOSUCH'. Try CONFIG HELP.");
+        expect(text(await c.call('GET'))).toBe("ERR wrong number of arguments for 'get' command");
         expect(text(await c.call('AUTH', 'wrong'))).toBe('WRONGPASS invalid username-password pair or user is disabled.');
         expect(text(await c.call('AUTH', 'nobody', 's3cret'))).toBe('WRONGPASS invalid username-password pair or user is disabled.');
         expect(await c.call('AUTH', 's3cret')).toBe('OK');

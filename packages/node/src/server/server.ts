@@ -321,31 +321,21 @@ export class Server {
   processCommand(c: Client, argv: string[]): void {
     let spec = lookupCommand(argv[0]!);
     const r = c.reply;
+    // Redis 7.0's order: unknown command, unknown subcommand and arity are answered
+    // before the authentication check.
     if (spec === undefined) {
-      if (!c.authenticated) {
-        r.error(Err.noAuth);
-        return;
-      }
       this.rejectCommand(c, Err.unknownCommand(argv[0]!, argv.slice(1)), null);
       return;
     }
     if (spec.subcommands !== null && argv.length >= 2) {
       const sub = lookupSubcommand(spec, argv[1]!);
       if (sub === undefined) {
-        if (!c.authenticated && !spec.flags.has('no_auth')) {
-          r.error(Err.noAuth);
-          return;
-        }
         this.rejectCommand(c, Err.unknownSubcommand(argv[1]!, spec.name), spec);
         return;
       }
       spec = sub;
     }
     if ((spec.arity > 0 && argv.length !== spec.arity) || argv.length < -spec.arity) {
-      if (!c.authenticated && !spec.flags.has('no_auth')) {
-        r.error(Err.noAuth);
-        return;
-      }
       this.rejectCommand(c, Err.wrongArity(spec.name), spec);
       return;
     }

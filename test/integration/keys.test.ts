@@ -392,6 +392,16 @@ describe('generic commands match redis-server byte for byte', () => {
   });
 });
 
+describe('OBJECT under an LFU policy', () => {
+  it('FREQ answers and IDLETIME refuses, as redis-server', async () => {
+    const [s2, r2] = await Promise.all([startSonic(['--maxmemory-policy', 'allkeys-lfu']), startRedis(['--maxmemory-policy', 'allkeys-lfu'])]);
+    const lines = ['set k v', 'object freq k', 'object idletime k', 'object freq none', 'object idletime none'];
+    const [a, b] = await Promise.all([transcript(s2.port, lines.map(w)), transcript(r2.port, lines.map(w))]);
+    expect(a).toEqual(b);
+    await Promise.all([s2.stop(), r2.stop()]);
+  });
+});
+
 describe('KEYS and SCAN patterns', () => {
   const names = ['hello', 'hallo', 'hxllo', 'hllo', 'heeeello', 'h*llo', 'h?llo', 'a[b', 'a\\b', 'user:1', 'user:2', 'user:10', 'User:3', 'x\0y', 'caf\xe9'];
   const patterns = ['*', 'h?llo', 'h*llo', 'h[ae]llo', 'h[^e]llo', 'h[a-b]llo', 'h\\*llo', 'user:?', 'user:*', 'USER:*', '*:1*', 'a[b', 'a\\\\b', 'x*', '*\xe9', '[', 'h[', 'nomatch*'];

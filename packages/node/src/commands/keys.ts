@@ -21,6 +21,7 @@ const ERR_LFU_SELECTED =
 /** Redis's OBJ_SHARED_REFCOUNT: what OBJECT REFCOUNT answers for shared integers. */
 const SHARED_REFCOUNT = 2147483647;
 const OBJ_SHARED_INTEGERS = 10000;
+const LFU_INIT_VAL = 5;
 
 /** Redis's getIntFromObjectOrReply: a 32-bit integer argument, or null after replying its error. */
 function intArg(c: Client, raw: string): number | null {
@@ -83,7 +84,6 @@ const FAST_LIMIT = 2 ** 40;
  */
 function expireGeneric(c: Client, argv: string[], relative: boolean, secs: boolean): void {
   const key = argv[1]!;
-  const cmd = argv[0]!.toLowerCase();
   let flags = 0;
   for (let i = 3; i < argv.length; i++) {
     const o = argv[i]!.toLowerCase();
@@ -117,13 +117,13 @@ function expireGeneric(c: Client, argv: string[], relative: boolean, secs: boole
     let w = BigInt(raw);
     if (secs) {
       if (w > SEC_LIMIT_HI || w < SEC_LIMIT_LO) {
-        c.reply.error(Err.invalidExpire(cmd));
+        c.reply.error(Err.invalidExpire(argv[0]!.toLowerCase()));
         return;
       }
       w *= 1000n;
     }
     if (w > LLONG_MAX - BigInt(basetime)) {
-      c.reply.error(Err.invalidExpire(cmd));
+      c.reply.error(Err.invalidExpire(argv[0]!.toLowerCase()));
       return;
     }
     when = Number(w + BigInt(basetime));
@@ -148,9 +148,11 @@ function expireGeneric(c: Client, argv: string[], relative: boolean, secs: boole
   }
   db.setExpire(key, when);
   db.modified(key);
-  const prop = ['PEXPIREAT', key, String(when)];
-  for (let i = 3; i < argv.length; i++) prop.push(argv[i]!);
-  c.server.propagate(db, prop);
+  if (c.server.keyspace.hasPropagationListeners) {
+    const prop = ['PEXPIREAT', key, String(when)];
+    for (let i = 3; i < argv.length; i++) prop.push(argv[i]!);
+    c.server.propagate(db, prop);
+  }
   c.reply.int(1);
 }
 
@@ -594,8 +596,9 @@ function objectFreq(c: Client, argv: string[]): void {
     c.reply.error(ERR_LFU_NOT_SELECTED);
     return;
   }
-  // Access frequency is not tracked per key; answer the counter's initial value.
-  c.reply.int(0);
+  // Access frequency is not tracked per key: answer the counter's initial value
+  // (Redis's LFU_INIT_VAL, what a key that was not read since it was written shows).
+  c.reply.int(LFU_INIT_VAL);
 }
 
 const OBJECT_HELP = [

@@ -117,6 +117,7 @@ describe('DUMP/RESTORE between redis-server and Sonic', () => {
       expect(typeof fromSonic).toBe('string');
       expect(await r.call('RESTORE', `${key}:back`, '0', fromSonic)).toBe('OK');
       expect(await contents(r, `${key}:back`)).toEqual(original);
+      expect(await r.call('OBJECT', 'ENCODING', `${key}:back`)).toBe(f.encoding);
       // Restoring Sonic's own payload into Sonic gives the same payload again.
       expect(await s.call('RESTORE', key, '0', fromSonic, 'REPLACE')).toBe('OK');
       expect(await s.call('DUMP', key)).toBe(fromSonic);

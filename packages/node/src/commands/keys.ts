@@ -226,12 +226,12 @@ function renameGeneric(c: Client, argv: string[], nx: boolean): void {
 
 function moveCommand(c: Client, argv: string[]): void {
   const key = argv[1]!;
-  const n = intArg(c, argv[2]!);
-  if (n === null) return;
   if (c.server.config.bool('cluster-enabled')) {
     c.reply.error('ERR MOVE is not allowed in cluster mode');
     return;
   }
+  const n = intArg(c, argv[2]!);
+  if (n === null) return;
   const src = c.db;
   const dst = c.server.keyspace.dbs[n];
   if (n < 0 || dst === undefined) {

@@ -24,14 +24,18 @@ export function lzfCompress(input: Uint8Array, maxOut: number): Buffer | null {
   const inEnd = input.length;
   if (inEnd === 0 || maxOut <= 0) return null;
   const out = Buffer.allocUnsafe(maxOut + 4);
+  // A table sized to the input: clearing 64 KiB for every short string would dominate.
+  let hlog = 8;
+  while (hlog < HLOG && 1 << hlog < inEnd) hlog++;
   const tab = (htab ??= new Int32Array(HSIZE));
-  tab.fill(0);
+  tab.fill(0, 0, 1 << hlog);
+  const shift = 32 - hlog;
   let ip = 0;
   let op = 1; // room for the first literal run's control byte
   let lit = 0;
   while (ip < inEnd - 2) {
     const v = (input[ip]! << 16) | (input[ip + 1]! << 8) | input[ip + 2]!;
-    const h = Math.imul(v, 0x9e3779b1) >>> (32 - HLOG);
+    const h = Math.imul(v, 0x9e3779b1) >>> shift;
     const ref = tab[h]! - 1; // stored as position + 1; -1 = empty
     tab[h] = ip + 1;
     const off = ip - ref - 1;

@@ -44,6 +44,21 @@ export const RdbType = {
   STREAM_LISTPACKS_2: 19,
 } as const;
 
+/** RDB file opcodes (for the snapshot layer built on this one). */
+export const RdbOpcode = {
+  FUNCTION2: 0xf5,
+  FUNCTION: 0xf6,
+  MODULE_AUX: 0xf7,
+  IDLE: 0xf8,
+  FREQ: 0xf9,
+  AUX: 0xfa,
+  RESIZEDB: 0xfb,
+  EXPIRETIME_MS: 0xfc,
+  EXPIRETIME: 0xfd,
+  SELECTDB: 0xfe,
+  EOF: 0xff,
+} as const;
+
 const ENC_INT8 = 0;
 const ENC_INT16 = 1;
 const ENC_INT32 = 2;

@@ -6,3 +6,5 @@ export * from './slot.js';
 export * from './commands/spec.js';
 export * from './commands/table.js';
 export * from './errors.js';
+/** Generated from proto/sonic/v1/replication.proto (do not edit; `npm run proto`). */
+export * as replicationPb from './gen/sonic/v1/replication.js';

@@ -58,6 +58,10 @@ export type RespValue =
 
 export const NEED_MORE: unique symbol = Symbol('need-more');
 
+const EMPTY = Buffer.alloc(0);
+/** Bulk replies at least this long are collected in chunks. */
+const BIG_BULK = 64 * 1024;
+
 interface Frame {
   kind: 'array' | 'map' | 'set' | 'push' | 'attr';
   items: RespValue[];
@@ -65,13 +69,29 @@ interface Frame {
 }
 
 export class ReplyParser {
-  private buf: Buffer = Buffer.alloc(0);
+  private buf: Buffer = EMPTY;
   private pos = 0;
   private stack: Frame[] = [];
+  /** Chunks of a large bulk being collected (joined once complete, not once per chunk). */
+  private pending: Buffer[] | null = null;
+  private pendingLen = 0;
+  /** Bytes `pending` must reach before parsing resumes. */
+  private need = 0;
 
   constructor(private readonly opts: { buffers?: boolean; maxBulkLen?: number } = {}) {}
 
   push(chunk: Buffer): void {
+    if (this.pending !== null) {
+      this.pending.push(chunk);
+      this.pendingLen += chunk.length;
+      if (this.pendingLen < this.need) return;
+      this.buf = Buffer.concat(this.pending, this.pendingLen);
+      this.pos = 0;
+      this.pending = null;
+      this.pendingLen = 0;
+      this.need = 0;
+      return;
+    }
     if (this.pos >= this.buf.length) {
       this.buf = chunk;
     } else {
@@ -81,6 +101,7 @@ export class ReplyParser {
   }
 
   next(): RespValue | typeof NEED_MORE {
+    if (this.pending !== null) return NEED_MORE;
     for (;;) {
       const v = this.scalar();
       if (v === NEED_MORE) return NEED_MORE;
@@ -134,7 +155,16 @@ export class ReplyParser {
         if (n < 0) return null;
         if (this.opts.maxBulkLen !== undefined && n > this.opts.maxBulkLen) throw new RespProtocolError('bulk too long');
         if (this.pos + n + 2 > this.buf.length) {
+          const total = this.pos - start + n + 2;
+          if (total >= BIG_BULK) {
+            // Collect the rest chunk by chunk instead of re-joining the buffer on every push.
+            this.pending = [this.buf.subarray(start)];
+            this.pendingLen = this.buf.length - start;
+            this.need = total;
+            this.buf = EMPTY;
+          }
           this.pos = start;
+          if (this.pending !== null) this.pos = 0;
           return NEED_MORE;
         }
         const s = this.opts.buffers && t === 36 ? Buffer.from(this.buf.subarray(this.pos, this.pos + n)) : this.buf.latin1Slice(this.pos, this.pos + n);

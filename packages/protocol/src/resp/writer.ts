@@ -37,29 +37,73 @@ export function formatDouble(d: number): string {
   if (d === Infinity) return 'inf';
   if (d === -Infinity) return '-inf';
   if (Number.isNaN(d)) return 'nan';
-  if (Number.isInteger(d) && Math.abs(d) < 1e17) return d === 0 && Object.is(d, -0) ? '-0' : String(d);
+  if (Number.isInteger(d)) {
+    // Exact below 2^53; up to 1e17 %.17g prints every digit of the exact value, which
+    // String() would shorten (99999999999999984 → "99999999999999980").
+    if (Number.isSafeInteger(d)) return d === 0 && Object.is(d, -0) ? '-0' : String(d);
+    if (Math.abs(d) < 1e17) return BigInt(d).toString();
+  }
   return g17(d);
 }
 
-/** C's `%.17g`. */
+/** C's `%.17g`: 17 significant digits, rounded half to even on the exact binary value. */
 export function g17(d: number): string {
-  let e = d.toExponential(16); // d.dddddddddddddddde±x, 17 significant digits
-  const m = /^(-?)(\d)\.(\d+)e([+-]\d+)$/.exec(e);
-  if (!m) return String(d);
-  const sign = m[1]!;
-  const digits = (m[2]! + m[3]!).replace(/0+$/, '') || '0';
-  const exp = parseInt(m[4]!, 10);
+  if (!Number.isFinite(d)) return formatDouble(d);
+  const neg = d < 0 || Object.is(d, -0);
+  const a = Math.abs(d);
+  // toExponential rounds exact halves away from zero; C rounds them to even.
+  const m = /^(\d)\.(\d+)e([+-]\d+)$/.exec(a.toExponential(16))!;
+  let digits = m[1]! + m[2]!;
+  let exp = parseInt(m[3]!, 10);
+  if (digits.charCodeAt(16) % 2 === 1 && isHalfway(a)) {
+    // The exact value is digits[0..16] - 0.5 ulp of the 17th digit: take the even neighbour.
+    const m18 = /^(\d)\.(\d+)e([+-]\d+)$/.exec(a.toExponential(17))!;
+    digits = (m18[1]! + m18[2]!).slice(0, 17);
+    exp = parseInt(m18[3]!, 10);
+  }
+  digits = digits.replace(/0+$/, '') || '0';
+  const sign = neg ? '-' : '';
   if (exp < -4 || exp >= 17) {
     const mant = digits.length > 1 ? digits[0] + '.' + digits.slice(1) : digits;
     const ae = Math.abs(exp);
-    e = `${sign}${mant}e${exp < 0 ? '-' : '+'}${ae < 10 ? '0' + ae : ae}`;
-    return e;
+    return `${sign}${mant}e${exp < 0 ? '-' : '+'}${ae < 10 ? '0' + ae : ae}`;
   }
   if (exp >= 0) {
     if (digits.length <= exp + 1) return sign + digits + '0'.repeat(exp + 1 - digits.length);
     return sign + digits.slice(0, exp + 1) + '.' + digits.slice(exp + 1);
   }
   return sign + '0.' + '0'.repeat(-exp - 1) + digits;
+}
+
+/** True when a > 0's exact decimal expansion has exactly 18 significant digits, the last a 5. */
+function isHalfway(a: number): boolean {
+  const s = a.toExponential(24);
+  // Cheap filter: digit 18 is 5 and the next seven are zero.
+  if (s.charCodeAt(18) !== 53 /* 5 */ || !s.startsWith('0000000', 19)) return false;
+  const mm = /^(\d)\.(\d{17})\d*e([+-]\d+)$/.exec(s)!;
+  const t = BigInt(mm[1]! + mm[2]!); // 18 digits: a == t * 10^k if halfway
+  const k = parseInt(mm[3]!, 10) - 17;
+  // a = mant * 2^e exactly.
+  const buf = new DataView(new ArrayBuffer(8));
+  buf.setFloat64(0, a);
+  const hi = buf.getUint32(0);
+  const lo = buf.getUint32(4);
+  const be = (hi >>> 20) & 0x7ff;
+  let mant = (BigInt(hi & 0xfffff) << 32n) | BigInt(lo);
+  let e: number;
+  if (be === 0) e = -1074;
+  else {
+    mant |= 1n << 52n;
+    e = be - 1075;
+  }
+  // Compare mant * 2^e with t * 10^k using integers only.
+  let left = mant;
+  let right = t;
+  if (e >= 0) left <<= BigInt(e);
+  else right <<= BigInt(-e);
+  if (k >= 0) right *= 10n ** BigInt(k);
+  else left *= 10n ** BigInt(-k);
+  return left === right;
 }
 
 /** Where a writer's bytes go: a socket, or a collector in tests. */

@@ -1,5 +1,6 @@
 import type { Value } from './values.js';
 import { CursorTable } from './scan.js';
+import { accountValue, accountedBytes, valueBytes, stringBytes, KEY_OVERHEAD, EXPIRE_ENTRY, lruClock, lfuNew, lfuTouch, type SizedValue } from './memory.js';
 
 /** What the engine needs from the outside world: time and randomness, injected. */
 export interface EngineEnv {
@@ -13,6 +14,14 @@ export interface EngineEnv {
 export interface KeyWatcher {
   /** Set when a watched key changes; EXEC then fails. */
   casDirty: boolean;
+}
+
+/** Hooks a snapshot registers (`Keyspace.addWriteHooks`). */
+export interface WriteHooks {
+  /** Called before `key` of `db` is changed, gets a TTL change, or is deleted. */
+  beforeWrite(db: Db, key: string): void;
+  /** Called before `db` is emptied (FLUSHDB/FLUSHALL) or swapped (SWAPDB). */
+  beforeFlush(db: Db): void;
 }
 
 /** A listener of the propagation stream: every change, as the command that reproduces it. */
@@ -37,6 +46,16 @@ export class Db {
   expireCursor: IterableIterator<[string, number]> | null = null;
   /** Persistent cursor for RANDOMKEY / sampling. */
   private sampleCursor: IterableIterator<string> | null = null;
+  /**
+   * Per-key LRU/LFU metadata (engine/memory.ts): an LRU clock, or LFU minutes and
+   * counter. A small integer per key, stored inline in the Map.
+   */
+  meta = new Map<string, number>();
+  /** Bytes of this database's keys, values and TTLs, by the memory model (engine/memory.ts). */
+  used = 0;
+  /** Persistent sampling cursors of the eviction (engine/evict.ts). */
+  evictCursor: IterableIterator<string> | null = null;
+  evictTtlCursor: IterableIterator<[string, number]> | null = null;
 
   constructor(
     readonly id: number,
@@ -69,23 +88,41 @@ export class Db {
 
   private deleteExpired(key: string): void {
     this.ks.beforeWrite(this, key);
+    const v = this.dict.get(key);
+    if (v !== undefined) this.used -= KEY_OVERHEAD + stringBytes(key) + accountedBytes(v);
     this.dict.delete(key);
-    this.expires.delete(key);
+    this.meta.delete(key);
+    if (this.expires.delete(key)) this.used -= EXPIRE_ENTRY;
     this.ks.stats.expiredKeys++;
     this.touchWatchers(key);
     this.ks.propagate(this.id, ['DEL', key]);
   }
 
-  /** Looks a key up for reading: lazy expiry, keyspace hit/miss counting. */
-  lookupRead(key: string): Value | undefined {
+  /**
+   * Looks a key up for reading: lazy expiry, keyspace hit/miss counting, and (unless
+   * `touch` is false, as for TYPE, EXISTS, TTL, OBJECT) the key's LRU/LFU access.
+   */
+  lookupRead(key: string, touch = true): Value | undefined {
     if (this.expireIfNeeded(key)) {
       this.ks.stats.keyspaceMisses++;
       return undefined;
     }
     const v = this.dict.get(key);
     if (v === undefined) this.ks.stats.keyspaceMisses++;
-    else this.ks.stats.keyspaceHits++;
+    else {
+      this.ks.stats.keyspaceHits++;
+      if (touch && !this.ks.noTouch) this.touch(key);
+    }
     return v;
+  }
+
+  /** Records an access to a key in its LRU/LFU metadata. */
+  touch(key: string): void {
+    const ks = this.ks;
+    if (ks.lfu) {
+      const m = this.meta.get(key);
+      if (m !== undefined) this.meta.set(key, lfuTouch(m, ks.env.now(), ks.lfuLogFactor, ks.lfuDecayTime, ks.env.random()));
+    } else this.meta.set(key, lruClock(ks.env.now()));
   }
 
   /**
@@ -95,7 +132,10 @@ export class Db {
   lookupWrite(key: string): Value | undefined {
     if (this.expireIfNeeded(key)) return undefined;
     const v = this.dict.get(key);
-    if (v !== undefined) this.ks.beforeWrite(this, key);
+    if (v !== undefined) {
+      this.ks.beforeWrite(this, key);
+      if (!this.ks.noTouch) this.touch(key);
+    }
     return v;
   }
 
@@ -115,19 +155,32 @@ export class Db {
    */
   set(key: string, value: Value, keepTtl = false): void {
     this.ks.beforeWrite(this, key);
+    const old = this.dict.get(key);
+    if (old === undefined) {
+      this.used += KEY_OVERHEAD + stringBytes(key);
+      this.meta.set(key, this.ks.lfu ? lfuNew(this.ks.env.now()) : lruClock(this.ks.env.now()));
+    } else {
+      this.used -= accountedBytes(old);
+      // A new value is a new object in Redis: a fresh LRU clock; LFU keeps the counter.
+      if (!this.ks.lfu) this.meta.set(key, lruClock(this.ks.env.now()));
+    }
+    this.used += accountValue(value);
     this.dict.set(key, value);
-    if (!keepTtl && this.expires.size > 0) this.expires.delete(key);
-    this.modified(key);
+    if (!keepTtl && this.expires.size > 0 && this.expires.delete(key)) this.used -= EXPIRE_ENTRY;
+    this.signal(key, 1);
   }
 
   /** Deletes a key; returns whether it existed (expired keys count as missing). */
   delete(key: string): boolean {
     if (this.expireIfNeeded(key)) return false;
-    if (!this.dict.has(key)) return false;
+    const v = this.dict.get(key);
+    if (v === undefined) return false;
     this.ks.beforeWrite(this, key);
+    this.used -= KEY_OVERHEAD + stringBytes(key) + accountedBytes(v);
     this.dict.delete(key);
-    if (this.expires.size > 0) this.expires.delete(key);
-    this.modified(key);
+    this.meta.delete(key);
+    if (this.expires.size > 0 && this.expires.delete(key)) this.used -= EXPIRE_ENTRY;
+    this.signal(key, 1);
     return true;
   }
 
@@ -138,6 +191,7 @@ export class Db {
 
   setExpire(key: string, whenMs: number): void {
     this.ks.beforeWrite(this, key);
+    if (!this.expires.has(key)) this.used += EXPIRE_ENTRY;
     this.expires.set(key, whenMs);
   }
 
@@ -146,6 +200,7 @@ export class Db {
     if (!this.expires.has(key)) return false;
     this.ks.beforeWrite(this, key);
     this.expires.delete(key);
+    this.used -= EXPIRE_ENTRY;
     return true;
   }
 
@@ -154,6 +209,19 @@ export class Db {
    * the transactions that WATCH it, and wakes clients blocked on it.
    */
   modified(key: string, changes = 1): void {
+    // Settle the memory accounting of a collection changed in place: its counters are
+    // current (O(1)), the database's total still holds the size last accounted.
+    const v = this.dict.get(key);
+    if (v !== undefined && typeof v !== 'string') {
+      const o = v as SizedValue;
+      const b = valueBytes(v);
+      this.used += b - (o.accounted ?? 0);
+      o.accounted = b;
+    }
+    this.signal(key, changes);
+  }
+
+  private signal(key: string, changes: number): void {
     this.ks.dirty += changes;
     this.touchWatchers(key);
     if (this.blockedOn.size > 0 && this.blockedOn.has(key)) this.ks.signalReady(this, key);
@@ -177,8 +245,12 @@ export class Db {
     this.ks.beforeFlush(this);
     this.dict.clear();
     this.expires.clear();
+    this.meta.clear();
+    this.used = 0;
     this.expireCursor = null;
     this.sampleCursor = null;
+    this.evictCursor = null;
+    this.evictTtlCursor = null;
     this.touchAllWatchers();
     this.ks.dirty += n;
     return n;
@@ -266,6 +338,12 @@ export class Keyspace {
   /** Hook run before a key is changed or deleted (the snapshotter's). */
   beforeWriteHook: ((db: Db, key: string) => void) | null = null;
   beforeFlushHook: ((db: Db) => void) | null = null;
+  /** Access metadata holds LFU counters (an LFU maxmemory-policy), else LRU clocks. */
+  lfu = false;
+  lfuLogFactor = 10;
+  lfuDecayTime = 1;
+  /** Set while lookups must not update access metadata (CLIENT NO-TOUCH, eviction). */
+  noTouch = false;
 
   constructor(
     readonly env: EngineEnv,
@@ -274,12 +352,31 @@ export class Keyspace {
     for (let i = 0; i < databases; i++) this.dbs.push(new Db(i, this));
   }
 
+  /**
+   * Write hooks of the running snapshots (several may run at once: a BGSAVE, an AOF
+   * rewrite, replicas' full syncs). Each sees every key before it changes or is deleted,
+   * and every database before it is emptied or swapped.
+   */
+  private writeHooks: WriteHooks[] = [];
+
+  /** Registers write hooks; returns the function that removes them. */
+  addWriteHooks(h: WriteHooks): () => void {
+    this.writeHooks = [...this.writeHooks, h];
+    return () => {
+      this.writeHooks = this.writeHooks.filter((x) => x !== h);
+    };
+  }
+
   beforeWrite(db: Db, key: string): void {
     if (this.beforeWriteHook !== null) this.beforeWriteHook(db, key);
+    const hs = this.writeHooks;
+    for (let i = 0; i < hs.length; i++) hs[i]!.beforeWrite(db, key);
   }
 
   beforeFlush(db: Db): void {
     if (this.beforeFlushHook !== null) this.beforeFlushHook(db);
+    const hs = this.writeHooks;
+    for (let i = 0; i < hs.length; i++) hs[i]!.beforeFlush(db);
   }
 
   onPropagate(l: PropagationListener): () => void {
@@ -292,6 +389,32 @@ export class Keyspace {
 
   get hasPropagationListeners(): boolean {
     return this.listeners.length > 0;
+  }
+
+  /** Bytes of every database's keys, values and TTLs by the memory model (engine/memory.ts). */
+  get datasetBytes(): number {
+    let n = 0;
+    for (let i = 0; i < this.dbs.length; i++) n += this.dbs[i]!.used;
+    return n;
+  }
+
+  /**
+   * Recomputes every database's accounting from scratch (O(keys)): for code that fills
+   * `dict` directly (a loader), and for tests that check the incremental figures.
+   */
+  recomputeMemory(): number {
+    let total = 0;
+    for (const db of this.dbs) {
+      let used = 0;
+      for (const [key, v] of db.dict) {
+        used += KEY_OVERHEAD + stringBytes(key) + accountValue(v);
+        if (!db.meta.has(key)) db.meta.set(key, this.lfu ? lfuNew(this.env.now()) : lruClock(this.env.now()));
+      }
+      used += db.expires.size * EXPIRE_ENTRY;
+      db.used = used;
+      total += used;
+    }
+    return total;
   }
 
   /** Emits a change to the propagation stream (replication, AOF, ...). */
@@ -312,8 +435,9 @@ export class Keyspace {
     this.beforeFlush(db);
     [da.dict, db.dict] = [db.dict, da.dict];
     [da.expires, db.expires] = [db.expires, da.expires];
-    da.expireCursor = null;
-    db.expireCursor = null;
+    [da.meta, db.meta] = [db.meta, da.meta];
+    [da.used, db.used] = [db.used, da.used];
+    for (const d of [da, db]) d.expireCursor = d.evictCursor = d.evictTtlCursor = null;
     da.touchAllWatchers();
     db.touchAllWatchers();
     // Clients blocked on keys of either database may now be served.

@@ -2,6 +2,7 @@ import { pino, type Logger } from 'pino';
 import { Config, ConfigError } from './config/config.js';
 import { SETTINGS } from './config/settings.js';
 import { Server } from './server/server.js';
+import { Replication } from './replication/replication.js';
 import { tableMismatches } from './commands/index.js';
 import { SONIC_VERSION } from './commands/connection.js';
 
@@ -84,6 +85,14 @@ export async function runNode(args: string[]): Promise<Server | null> {
   } catch (err) {
     throw new ConfigError(`cannot listen on port ${config.get('port')}: ${(err as NodeJS.ErrnoException).code ?? (err as Error).message}`);
   }
+  // Replication: the bus (gRPC) listener, and the link to a primary when replicaof is set.
+  const replication = new Replication(server, log.child({ subsystem: 'replication' }));
+  server.replication = replication;
+  try {
+    await replication.start();
+  } catch (err) {
+    throw new ConfigError(`cannot listen on the bus port: ${(err as NodeJS.ErrnoException).code ?? (err as Error).message}`);
+  }
   const mism = tableMismatches();
   if (mism.unhandled.length > 0 || mism.undeclared.length > 0) {
     // The unit test of the command table fails on this; a running node answers such commands with an error.
@@ -96,6 +105,7 @@ export async function runNode(args: string[]): Promise<Server | null> {
   process.on('SIGTERM', () => stop('SIGTERM'));
   process.on('SIGINT', () => stop('SIGINT'));
   server.onShutdown = () => {
+    void replication.close();
     log.info('bye');
     log.flush();
     setTimeout(() => process.exit(0), 50).unref();

@@ -10,6 +10,7 @@ import { connectionHandlers } from './connection.js';
 import { serverHandlers } from './server.js';
 import { pubsubHandlers } from './pubsub.js';
 import { transactionHandlers } from './transactions.js';
+import { replicationHandlers } from './replication.js';
 
 export type { Handler, HandlerMap };
 
@@ -24,6 +25,7 @@ const families: HandlerMap[] = [
   serverHandlers,
   pubsubHandlers,
   transactionHandlers,
+  replicationHandlers,
 ];
 
 /** Every handler by command name (`container|sub` for subcommands). */

@@ -8,6 +8,7 @@ import { REDIS_COMPAT_VERSION, SONIC_VERSION } from './connection.js';
 import { ConfigError, findSetting, normalise } from '../config/config.js';
 import { SETTINGS } from '../config/settings.js';
 import type { HandlerMap } from './types.js';
+import { datasetDigest, valueDigestHex } from '../replication/digest.js';
 
 /** Writes a HELP reply: the title line then the lines, as Redis's addReplyHelp. */
 export function helpReply(c: Client, container: string, lines: readonly string[]): void {
@@ -907,6 +908,10 @@ function monitorCommand(c: Client): void {
 }
 
 function roleCommand(c: Client): void {
+  if (c.server.replication !== null) {
+    c.server.replication.role3(c);
+    return;
+  }
   c.reply.array(3);
   c.reply.bulk('master');
   c.reply.int(0);
@@ -1161,6 +1166,15 @@ function debugCommand(c: Client, argv: string[]): void {
     }
     c.server.activeExpire = n !== 0;
     c.reply.ok();
+    return;
+  }
+  if (sub === 'digest' && argv.length === 2) {
+    c.reply.simple(datasetDigest(c.server.keyspace));
+    return;
+  }
+  if (sub === 'digest-value') {
+    c.reply.array(argv.length - 2);
+    for (const key of argv.slice(2)) c.reply.simple(valueDigestHex(c.db, key));
     return;
   }
   if (sub === 'quicklist-packed-threshold' && argv.length === 3) {

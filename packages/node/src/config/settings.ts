@@ -184,6 +184,10 @@ export const SETTINGS: Setting[] = [
   i('min-replicas-to-write', 0, 0, 2147483647, { aliases: ['min-slaves-to-write'] }),
   i('min-replicas-max-lag', 10, 0, 2147483647, { aliases: ['min-slaves-max-lag'] }),
   e('propagation-error-behavior', 'ignore', ['ignore', 'panic', 'panic-on-replicas']),
+  e('repl-sync-mode', 'async', ['async', 'sync'], {
+    help: "async (as Redis), or sync: a write's reply waits until a replica acked it",
+  }),
+  i('repl-sync-timeout', 1000, 1, 2147483647, { help: 'sync mode: ms to wait for a replica ack before the write answers NOREPLICAS' }),
   // ---- scripting and shutdown ----
   i('busy-reply-threshold', 5000, 0, LL, { aliases: ['lua-time-limit'] }),
   i('shutdown-timeout', 10, 0, 2147483647),

@@ -73,6 +73,8 @@ export class Client implements KeyWatcher {
   paused = false;
   /** The command held back by CLIENT PAUSE. */
   pendingPaused: string[] | null = null;
+  /** Waiting for replicas' acks (WAIT, or a write's reply held in repl-sync-mode sync); input waits too. */
+  replWait: object | null = null;
   readonly addr: string;
   readonly laddr: string;
   totalCommands = 0;

@@ -15,6 +15,7 @@ import { Client } from './client.js';
 import { HANDLERS, type Handler } from '../commands/index.js';
 import { PubSub } from './pubsub.js';
 import { SlowLog, LatencyMonitor, formatMonitorArg } from './monitoring.js';
+import type { Replication } from '../replication/replication.js';
 
 export interface CommandStat {
   calls: number;
@@ -38,6 +39,8 @@ export class Server {
   readonly startedAt = Date.now();
   /** Replication id INFO reports (the replication layer may replace it). */
   replId = randomBytes(20).toString('hex');
+  /** Replication (roles, the stream, WAIT, admission checks); set once the node starts it. */
+  replication: Replication | null = null;
   /** Unix time (s) of the last successful save; start-up time until one happens, as in Redis. */
   lastSave = Math.floor(Date.now() / 1000);
   /** Highest used memory seen (INFO used_memory_peak). */
@@ -271,7 +274,7 @@ export class Server {
     // CONFIG SET proto-max-bulk-len / client-query-buffer-limit apply to connected clients too.
     c.parser.limits = this.limits;
     try {
-      while (!c.closed && !c.closing && c.blocked === null && !c.paused) {
+      while (!c.closed && !c.closing && c.blocked === null && !c.paused && c.replWait === null) {
         // Until AUTH succeeds, Redis's small unauthenticated header limits apply.
         c.parser.unauthenticated = !c.authenticated;
         const argv = c.parser.next();
@@ -343,6 +346,14 @@ export class Server {
       this.rejectCommand(c, Err.noAuth, spec);
       return;
     }
+    if (this.replication !== null) {
+      // NOREPLICAS, READONLY (a read-only replica), MASTERDOWN (stale data refused).
+      const replErr = this.replication.admit(c, spec);
+      if (replErr !== null) {
+        this.rejectCommand(c, replErr, spec);
+        return;
+      }
+    }
     const name = spec.parent ?? spec.name;
     if (c.inPubSub && r.proto === 2 && !PUBSUB_ALLOWED.has(name)) {
       this.rejectCommand(
@@ -369,6 +380,8 @@ export class Server {
       return;
     }
     this.call(c, argv, spec);
+    // repl-sync-mode sync: a write's reply waits for a replica's ack.
+    if (this.replication !== null) this.replication.afterCall(c);
   }
 
   private rejectCommand(c: Client, msg: string, spec: CommandSpec | null): void {

@@ -1,0 +1,318 @@
+/**
+ * The replica's side: the link to the primary. It finds the primary's bus port, opens
+ * the gRPC stream, says Hello (replication id, offset, masterauth), and then applies
+ * what comes: an RDB (full sync: the dataset is replaced once it has arrived whole) or
+ * the backlog's tail (partial), then batches. Batches are fed to the master client, a
+ * socketless client whose commands go through the server's normal command path (the
+ * replication admission checks let it write). Acks go back after each batch (coalesced
+ * per event-loop turn) and at least once a second. The link reconnects after a second
+ * whenever the stream breaks.
+ */
+import { Socket } from 'node:net';
+import * as grpc from '@grpc/grpc-js';
+import type { Logger } from 'pino';
+import { replicationPb, ReplyParser, NEED_MORE, encodeCommand } from '@sonic/protocol';
+import { Client } from '../server/client.js';
+import { RdbFileLoader } from '../persistence/rdb-file.js';
+import type { Replication } from './replication.js';
+import { PROTOCOL_VERSION } from './primary.js';
+
+type Stream = grpc.ClientDuplexStream<replicationPb.ReplicaMessage, replicationPb.PrimaryMessage>;
+
+const RECONNECT_MS = 1000;
+
+export class ReplicaLink {
+  /** Redis's replication states as ROLE shows them. */
+  state: 'connect' | 'connecting' | 'sync' | 'connected' = 'connect';
+  lastIo = 0;
+  downSince = Date.now();
+  /** Bytes received of the stream (slave_read_repl_offset). */
+  readOffset = 0;
+  rdbBytes = 0;
+  /** The client the primary's commands run as; kept across partial resyncs (it keeps its SELECTed db). */
+  masterClient: Client | null = null;
+  private stream: Stream | null = null;
+  private grpcClient: grpc.Client | null = null;
+  private stopped = false;
+  private retry: NodeJS.Timeout | null = null;
+  private rdb: Buffer[] = [];
+  private full: { replid: string; offset: number } | null = null;
+  private ackScheduled = false;
+  private lastAck = 0;
+  private attempt = 0;
+
+  constructor(
+    private readonly repl: Replication,
+    readonly host: string,
+    readonly port: number,
+    private readonly log: Logger,
+  ) {}
+
+  start(): void {
+    void this.connect();
+  }
+
+  stop(): void {
+    this.stopped = true;
+    if (this.retry) clearTimeout(this.retry);
+    this.teardown();
+  }
+
+  private teardown(): void {
+    const s = this.stream;
+    this.stream = null;
+    if (s) {
+      s.removeAllListeners();
+      s.on('error', () => {});
+      s.cancel();
+    }
+    this.grpcClient?.close();
+    this.grpcClient = null;
+    this.rdb = [];
+    this.full = null;
+    if (this.state === 'connected' || this.state === 'sync') this.downSince = Date.now();
+    this.state = 'connect';
+  }
+
+  private scheduleReconnect(): void {
+    if (this.stopped || this.retry) return;
+    this.retry = setTimeout(() => {
+      this.retry = null;
+      void this.connect();
+    }, RECONNECT_MS);
+    this.retry.unref();
+  }
+
+  private async connect(): Promise<void> {
+    if (this.stopped) return;
+    this.state = 'connecting';
+    this.attempt++;
+    const cfg = this.repl.server.config;
+    let busPort = this.port + 10000;
+    try {
+      const learned = await askBusPort(this.host, this.port, cfg.get('masterauth'), cfg.get('masteruser'));
+      if (learned > 0) busPort = learned;
+    } catch (err) {
+      if (this.attempt === 1 || this.attempt % 10 === 0)
+        this.log.warn({ host: this.host, port: this.port, err: (err as Error).message }, `Error condition on socket for SYNC: ${(err as Error).message}`);
+      this.state = 'connect';
+      this.scheduleReconnect();
+      return;
+    }
+    if (this.stopped) return;
+    const Ctor = replicationPb.ReplicationClient;
+    const client = new Ctor(`${this.host.includes(':') ? `[${this.host}]` : this.host}:${busPort}`, grpc.credentials.createInsecure(), {
+      'grpc.max_receive_message_length': 64 * 1024 * 1024,
+    });
+    this.grpcClient = client;
+    const stream = client.sync();
+    this.stream = stream;
+    stream.on('data', (m: replicationPb.PrimaryMessage) => this.onMessage(m));
+    stream.on('error', (err: Error) => this.lost(`stream error: ${err.message}`));
+    stream.on('end', () => this.lost('primary closed the stream'));
+    const repl = this.repl;
+    repl.flushPending();
+    this.log.info({ host: this.host, busPort, replid: repl.replid, offset: repl.offset }, 'MASTER <-> REPLICA sync started');
+    stream.write({
+      hello: {
+        protocolVersion: PROTOCOL_VERSION,
+        replid: repl.replid,
+        offset: repl.offset,
+        password: cfg.get('masterauth'),
+        user: cfg.get('masteruser'),
+        listeningPort: cfg.int('replica-announce-port') || repl.server.port,
+        announceIp: cfg.get('replica-announce-ip'),
+        runId: repl.server.runId,
+      },
+    });
+  }
+
+  private lost(reason: string): void {
+    if (this.stream === null) return;
+    const was = this.state;
+    this.teardown();
+    if (!this.stopped) {
+      if (was === 'connected' || was === 'sync' || this.attempt === 1 || this.attempt % 10 === 0)
+        this.log.warn({ host: this.host, port: this.port, reason }, `Connection with master lost (${reason}); reconnecting`);
+      this.scheduleReconnect();
+    }
+  }
+
+  private onMessage(m: replicationPb.PrimaryMessage): void {
+    this.lastIo = Date.now();
+    const repl = this.repl;
+    if (m.batch !== undefined) {
+      if (this.state === 'sync') return this.lost('batch during the RDB transfer');
+      this.apply(m.batch.offset, m.batch.data);
+    } else if (m.rdbChunk !== undefined) {
+      if (this.full === null) return this.lost('RDB data without a full sync');
+      const d = m.rdbChunk.data;
+      this.rdb.push(Buffer.from(d.buffer, d.byteOffset, d.byteLength));
+      this.rdbBytes += d.byteLength;
+      repl.stats.replInputBytes += d.byteLength;
+    } else if (m.rdbEnd !== undefined) {
+      this.loadRdb();
+    } else if (m.fullSync !== undefined) {
+      this.full = { replid: m.fullSync.replid, offset: m.fullSync.offset };
+      this.rdb = [];
+      this.rdbBytes = 0;
+      this.state = 'sync';
+      this.log.info({ replid: m.fullSync.replid, offset: m.fullSync.offset }, `Full resync from master: ${m.fullSync.replid}:${m.fullSync.offset}`);
+    } else if (m.partialSync !== undefined) {
+      const { replid, offset } = m.partialSync;
+      if (offset !== repl.offset) return this.lost(`partial resync at offset ${offset}, but this replica holds ${repl.offset}`);
+      repl.adoptHistory(replid, offset, false);
+      this.masterClient ??= this.newMasterClient();
+      this.online();
+      this.log.info({ replid, offset }, 'Successful partial resynchronization with master.');
+    } else if (m.ping !== undefined) {
+      this.scheduleAck();
+    } else if (m.refused !== undefined) {
+      this.log.error(
+        { host: this.host, port: this.port, code: m.refused.code, reason: m.refused.reason },
+        `The primary refused replication: ${m.refused.code} ${m.refused.reason}`,
+      );
+      this.lost(`refused: ${m.refused.code}`);
+    }
+  }
+
+  private online(): void {
+    this.state = 'connected';
+    this.readOffset = this.repl.offset;
+    this.sendAck();
+  }
+
+  private newMasterClient(): Client {
+    const c = new Client(this.repl.server, null);
+    c.authenticated = true;
+    c.name = 'master';
+    return c;
+  }
+
+  private loadRdb(): void {
+    const full = this.full;
+    if (full === null) return this.lost('RDB end without a full sync');
+    const buf = Buffer.concat(this.rdb);
+    this.rdb = [];
+    const server = this.repl.server;
+    const ks = server.keyspace;
+    const t0 = Date.now();
+    this.log.info({ bytes: buf.length }, 'MASTER <-> REPLICA sync: Flushing old data; loading DB in memory');
+    for (const db of ks.dbs) db.flush();
+    try {
+      const loader = new RdbFileLoader(
+        buf,
+        {
+          key: (dbi, key, value, expireAt) => {
+            const db = ks.dbs[dbi]!;
+            db.set(key, value);
+            if (expireAt >= 0) db.setExpire(key, expireAt);
+          },
+        },
+        { skipExpired: false, maxDb: ks.dbs.length - 1 },
+      );
+      loader.step(Infinity);
+      this.log.info({ keys: loader.stats.keys, ms: Date.now() - t0 }, 'MASTER <-> REPLICA sync: Finished with success');
+    } catch (err) {
+      this.log.error({ err: (err as Error).message }, 'MASTER <-> REPLICA sync: failed to load the RDB from the primary');
+      for (const db of ks.dbs) db.flush();
+      return this.lost('bad RDB');
+    }
+    ks.dirty++;
+    this.repl.adoptHistory(full.replid, full.offset, true);
+    this.masterClient = this.newMasterClient();
+    this.full = null;
+    this.online();
+  }
+
+  /** Applies a batch that starts at `start`. */
+  private apply(start: number, data: Uint8Array): void {
+    const repl = this.repl;
+    const have = repl.offset;
+    let buf = Buffer.from(data.buffer, data.byteOffset, data.byteLength);
+    if (start > have) return this.lost(`gap in the stream: batch at ${start}, replica at ${have}`);
+    if (start + buf.length <= have) return;
+    if (start < have) buf = buf.subarray(have - start);
+    repl.stats.replInputBytes += buf.length;
+    this.readOffset = have + buf.length;
+    // Our own backlog keeps the primary's bytes (PSYNC2: we can serve them after a promotion).
+    repl.feed(buf);
+    const c = this.masterClient!;
+    c.parser.push(buf);
+    repl.server.processInput(c);
+    this.scheduleAck();
+  }
+
+  /** The offset applied: received minus what the master client has not run yet. */
+  get appliedOffset(): number {
+    return this.repl.offset - (this.masterClient?.parser.buffered ?? 0);
+  }
+
+  private scheduleAck(): void {
+    if (this.ackScheduled) return;
+    this.ackScheduled = true;
+    setImmediate(() => {
+      this.ackScheduled = false;
+      this.sendAck();
+    });
+  }
+
+  private sendAck(): void {
+    if (this.stream === null || this.state !== 'connected') return;
+    this.lastAck = Date.now();
+    this.stream.write({ ack: { offset: this.appliedOffset } });
+  }
+
+  cron(now: number, timeoutMs: number): void {
+    if (this.state === 'connected' || this.state === 'sync') {
+      if (this.lastIo > 0 && now - this.lastIo > timeoutMs) {
+        this.log.warn('MASTER timeout: no data nor PING received...');
+        this.lost('timeout');
+        return;
+      }
+    }
+    if (this.state === 'connected' && now - this.lastAck >= 1000) this.sendAck();
+  }
+}
+
+/**
+ * Asks the primary's client port for its bus port (CONFIG GET bus-port; 0 means client
+ * port + 10000). Rejects when the primary cannot be reached.
+ */
+function askBusPort(host: string, port: number, pass: string, user: string): Promise<number> {
+  return new Promise((resolve, reject) => {
+    const s = new Socket();
+    const parser = new ReplyParser();
+    const replies: unknown[] = [];
+    const expected = pass !== '' ? 2 : 1;
+    const timer = setTimeout(() => {
+      s.destroy();
+      reject(new Error('timeout asking the primary for its bus port'));
+    }, 5000);
+    s.once('error', (err) => {
+      clearTimeout(timer);
+      reject(err);
+    });
+    s.on('data', (d: Buffer) => {
+      parser.push(d);
+      for (;;) {
+        const v = parser.next();
+        if (v === NEED_MORE) break;
+        replies.push(v);
+      }
+      if (replies.length >= expected) {
+        clearTimeout(timer);
+        s.destroy();
+        const r = replies[expected - 1];
+        if (Array.isArray(r) && r.length === 2) resolve(Number(String(r[1])) || 0);
+        else resolve(0);
+      }
+    });
+    s.connect(port, host, () => {
+      const cmds: Buffer[] = [];
+      if (pass !== '') cmds.push(encodeCommand(user !== '' ? ['AUTH', user, pass] : ['AUTH', pass]));
+      cmds.push(encodeCommand(['CONFIG', 'GET', 'bus-port']));
+      s.write(Buffer.concat(cmds));
+    });
+  });
+}

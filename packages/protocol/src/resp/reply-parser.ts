@@ -197,6 +197,7 @@ export class ReplyParser {
       case 44: // ,
         return new RespDouble(ln === 'inf' ? Infinity : ln === '-inf' ? -Infinity : Number(ln));
       case 40: // (
+        if (!/^-?\d+$/.test(ln)) throw new RespProtocolError(`bad big number '${ln}'`);
         return new RespBigNumber(BigInt(ln));
       default:
         throw new RespProtocolError(`unexpected byte ${t} at reply start`);

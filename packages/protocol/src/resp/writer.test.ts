@@ -287,7 +287,7 @@ describe('ReplyParser details', () => {
   });
 
   it('malformed replies throw RespProtocolError, never hang', () => {
-    for (const bad of ['?x\r\n', ':abc\r\n', '$x\r\n', '*1.5\r\n']) {
+    for (const bad of ['?x\r\n', ':abc\r\n', '$x\r\n', '*1.5\r\n', '(12a\r\n', '(\r\n']) {
       const p = new ReplyParser();
       p.push(Buffer.from(bad));
       expect(() => p.next(), bad).toThrow(RespProtocolError);

@@ -10,6 +10,7 @@ import { connectionHandlers } from './connection.js';
 import { serverHandlers } from './server.js';
 import { pubsubHandlers } from './pubsub.js';
 import { transactionHandlers } from './transactions.js';
+import { streamHandlers } from './streams.js';
 import { replicationHandlers } from './replication.js';
 
 export type { Handler, HandlerMap };
@@ -26,6 +27,7 @@ const families: HandlerMap[] = [
   pubsubHandlers,
   transactionHandlers,
   replicationHandlers,
+  streamHandlers,
 ];
 
 /** Every handler by command name (`container|sub` for subcommands). */

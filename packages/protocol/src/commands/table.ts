@@ -9,6 +9,7 @@ import { connectionCommands } from './connection.js';
 import { serverCommands } from './server.js';
 import { pubsubCommands } from './pubsub.js';
 import { transactionCommands } from './transactions.js';
+import { streamCommands } from './streams.js';
 
 /** Every command Sonic declares, by lower-case name. */
 export const COMMANDS: ReadonlyMap<string, CommandSpec> = new Map(
@@ -23,6 +24,7 @@ export const COMMANDS: ReadonlyMap<string, CommandSpec> = new Map(
     ...serverCommands,
     ...pubsubCommands,
     ...transactionCommands,
+    ...streamCommands,
   ].map((c) => [c.name, c]),
 );
 

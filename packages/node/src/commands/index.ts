@@ -10,6 +10,7 @@ import { connectionHandlers } from './connection.js';
 import { serverHandlers } from './server.js';
 import { pubsubHandlers } from './pubsub.js';
 import { transactionHandlers } from './transactions.js';
+import { scriptingHandlers } from './scripting.js';
 import { streamHandlers } from './streams.js';
 import { replicationHandlers } from './replication.js';
 
@@ -26,6 +27,7 @@ const families: HandlerMap[] = [
   serverHandlers,
   pubsubHandlers,
   transactionHandlers,
+  scriptingHandlers,
   replicationHandlers,
   streamHandlers,
 ];

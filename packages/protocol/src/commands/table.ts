@@ -9,6 +9,7 @@ import { connectionCommands } from './connection.js';
 import { serverCommands } from './server.js';
 import { pubsubCommands } from './pubsub.js';
 import { transactionCommands } from './transactions.js';
+import { scriptingCommands } from './scripting.js';
 import { streamCommands } from './streams.js';
 
 /** Every command Sonic declares, by lower-case name. */
@@ -24,6 +25,7 @@ export const COMMANDS: ReadonlyMap<string, CommandSpec> = new Map(
     ...serverCommands,
     ...pubsubCommands,
     ...transactionCommands,
+    ...scriptingCommands,
     ...streamCommands,
   ].map((c) => [c.name, c]),
 );

@@ -1,5 +1,5 @@
 #!/usr/bin/env node
-import { runNode, ConfigError } from '@sonic/node';
+import { runNode, ConfigError, checkRdbMain, checkAofMain } from '@sonic/node';
 
 const USAGE = `Usage: sonic <command> [options]
 
@@ -7,6 +7,8 @@ Sonic: a Redis-compatible, sharded, replicated in-memory cache.
 
 Commands:
   node        start a node (a Redis-compatible keyspace engine)
+  check-rdb   check an RDB file (as redis-check-rdb)
+  check-aof   check (and with --fix, repair) an AOF (as redis-check-aof)
   help        show this help
 
 Run 'sonic <command> --help' for a command's options.
@@ -24,6 +26,10 @@ async function main(argv: string[]): Promise<number> {
     case 'node':
       await runNode(rest);
       return -1;
+    case 'check-rdb':
+      return checkRdbMain(rest);
+    case 'check-aof':
+      return checkAofMain(rest);
     default:
       process.stderr.write(`sonic: unknown command '${cmd}' (see sonic --help)\n`);
       return 1;

@@ -85,6 +85,16 @@ export async function runNode(args: string[]): Promise<Server | null> {
   } catch (err) {
     throw new ConfigError(`cannot listen on port ${config.get('port')}: ${(err as NodeJS.ErrnoException).code ?? (err as Error).message}`);
   }
+  // The dataset from disk (AOF when appendonly is yes, else the RDB); LOADING meanwhile.
+  try {
+    await server.persistence.loadAtStart();
+  } catch (err) {
+    log.fatal({ err: (err as Error).message }, 'Fatal error loading the DB, exiting');
+    log.flush();
+    process.stderr.write(`sonic: ${(err as Error).message}\n`);
+    setTimeout(() => process.exit(1), 50);
+    await new Promise(() => {});
+  }
   // Replication: the bus (gRPC) listener, and the link to a primary when replicaof is set.
   const replication = new Replication(server, log.child({ subsystem: 'replication' }));
   server.replication = replication;

@@ -13,6 +13,7 @@ import { transactionHandlers } from './transactions.js';
 import { scriptingHandlers } from './scripting.js';
 import { streamHandlers } from './streams.js';
 import { replicationHandlers } from './replication.js';
+import { persistenceHandlers } from './persistence.js';
 
 export type { Handler, HandlerMap };
 
@@ -29,6 +30,7 @@ const families: HandlerMap[] = [
   transactionHandlers,
   scriptingHandlers,
   replicationHandlers,
+  persistenceHandlers,
   streamHandlers,
 ];
 

@@ -1111,7 +1111,7 @@ function shutdownCommand(c: Client, argv: string[]): void {
     return;
   }
   c.server.log.warn({ client: c.id, addr: c.addr, save }, 'User requested shutdown...');
-  void c.server.shutdown('SHUTDOWN');
+  void c.server.shutdown('SHUTDOWN', save);
 }
 
 function debugAllowed(c: Client): boolean {

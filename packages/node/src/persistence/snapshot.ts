@@ -72,6 +72,8 @@ export interface SnapshotOptions {
   onProgress?: (p: { keys: number; bytes: number }) => void;
   /** Marks an AOF base (aux aof-base 1). */
   aofBase?: boolean;
+  /** Run to the end inside this call (SAVE); the sink must be synchronous. */
+  sync?: boolean;
 }
 
 export interface SnapshotStats {
@@ -239,7 +241,7 @@ export class AofEncoder implements Encoder {
  */
 export function startSnapshot(ks: Keyspace, opts: SnapshotOptions): SnapshotHandle {
   const format = opts.format ?? 'rdb';
-  const budget = opts.sliceBudgetMs ?? 2;
+  const budget = opts.sync ? Infinity : (opts.sliceBudgetMs ?? 2);
   const chunkSize = opts.chunkSize ?? 256 * 1024;
   const checksum = format === 'rdb' && (opts.checksum ?? true);
   const startedAt = Date.now();
@@ -474,7 +476,35 @@ export function startSnapshot(ks: Keyspace, opts: SnapshotOptions): SnapshotHand
     resolveDone({ keys, bytes, durationMs: Date.now() - startedAt, earlyWrites, peakTracked, startedAt });
   };
 
-  pump().catch((e: unknown) => fail(e instanceof Error ? e : new Error(String(e))));
+  let syncStats: SnapshotStats | null = null;
+  const runSync = (): void => {
+    enc.begin();
+    while (!walk()) {
+      const chunk = w.len >= chunkSize ? takeChunk() : null;
+      if (chunk) void opts.sink(chunk);
+    }
+    removeHooks();
+    enc.end();
+    const last = takeChunk();
+    if (last) void opts.sink(last);
+    if (format === 'rdb') {
+      bytes += 8;
+      void opts.sink(crcTrailer(crc));
+    }
+    finished = true;
+    syncStats = { keys, bytes, durationMs: Date.now() - startedAt, earlyWrites, peakTracked, startedAt };
+    resolveDone(syncStats);
+  };
+
+  if (opts.sync) {
+    try {
+      runSync();
+    } catch (e) {
+      removeHooks();
+      finished = true;
+      throw e;
+    }
+  } else pump().catch((e: unknown) => fail(e instanceof Error ? e : new Error(String(e))));
 
   return {
     done,
@@ -491,4 +521,12 @@ export function startSnapshot(ks: Keyspace, opts: SnapshotOptions): SnapshotHand
       return bytes;
     },
   };
+}
+
+/** A whole snapshot inside this call (SAVE, SHUTDOWN): the sink must write synchronously. */
+export function saveSnapshotSync(ks: Keyspace, opts: Omit<SnapshotOptions, 'sync' | 'sink'> & { sink: (chunk: Buffer) => void }): SnapshotStats {
+  const t0 = Date.now();
+  // `done` resolves inside startSnapshot when sync; the counters are on the handle.
+  const h = startSnapshot(ks, { ...opts, sync: true });
+  return { keys: h.keysWritten, bytes: h.bytesWritten, durationMs: Date.now() - t0, earlyWrites: 0, peakTracked: 0, startedAt: t0 };
 }

@@ -15,6 +15,7 @@ import { Client } from './client.js';
 import { HANDLERS, type Handler } from '../commands/index.js';
 import { PubSub } from './pubsub.js';
 import { SlowLog, LatencyMonitor, formatMonitorArg } from './monitoring.js';
+import { Persistence } from '../persistence/manager.js';
 import type { Replication } from '../replication/replication.js';
 
 export interface CommandStat {
@@ -43,6 +44,8 @@ export class Server {
   replication: Replication | null = null;
   /** Unix time (s) of the last successful save; start-up time until one happens, as in Redis. */
   lastSave = Math.floor(Date.now() / 1000);
+  /** RDB and AOF (persistence/manager.ts): LOADING/MISCONF admission, the AOF reply gate. */
+  readonly persistence: Persistence;
   /** Highest used memory seen (INFO used_memory_peak). */
   memoryPeak = 0;
   nextClientId = 1;
@@ -93,6 +96,7 @@ export class Server {
   ) {
     this.keyspace = new Keyspace({ now: Date.now, random: Math.random }, config.int('databases'));
     this.limits = this.computeLimits();
+    this.persistence = new Persistence(this);
     config.onChange((name) => {
       if (name === 'proto-max-bulk-len' || name === 'client-query-buffer-limit') this.limits = this.computeLimits();
       if (name === 'hz') this.startCron();
@@ -187,10 +191,12 @@ export class Server {
   }
 
   /** Stops listening, closes every client, and calls onShutdown. */
-  async shutdown(reason: string): Promise<void> {
+  async shutdown(reason: string, save: boolean | null = null): Promise<void> {
     if (this.shuttingDown) return;
     this.shuttingDown = true;
     this.log.info({ reason }, 'shutting down');
+    // The AOF flushed and fsynced (held replies released), a final SAVE when save rules exist.
+    this.persistence.shutdown(save);
     if (this.cron) clearInterval(this.cron);
     if (this.sampler) clearInterval(this.sampler);
     // Stop accepting, then end every client: a listener's close waits for its connections.
@@ -346,6 +352,12 @@ export class Server {
       this.rejectCommand(c, Err.noAuth, spec);
       return;
     }
+    // LOADING during the start-up load; MISCONF when RDB/AOF writes fail.
+    const diskErr = this.persistence.admissionError(spec);
+    if (diskErr !== null) {
+      this.rejectCommand(c, diskErr, spec);
+      return;
+    }
     if (this.replication !== null) {
       // NOREPLICAS, READONLY (a read-only replica), MASTERDOWN (stale data refused).
       const replErr = this.replication.admit(c, spec);
@@ -475,12 +487,14 @@ export class Server {
   // ------------------------------------------------------------------ output
 
   /** Writes a client's buffered replies to its socket, enforcing the output limit. */
-  flush(c: Client): void {
+  flush(c: Client, afterFsync = false): void {
     if (c.closed || c.socket === null) {
       c.reply.discard();
       return;
     }
     if (c.reply.empty) return;
+    // appendfsync always: replies wait until the AOF holds their writes on disk.
+    if (!afterFsync && this.persistence.holdReplies(c)) return;
     const n = c.reply.drainTo(c.socket);
     this.stats.netOutputBytes += n;
     if (!this.checkOutputLimit(c)) return;

@@ -367,3 +367,155 @@ describe('streams vs redis-server', () => {
   it('XREAD (non-blocking forms and errors)', () => both(READ));
   it('XCLAIM / XAUTOCLAIM', () => both(CLAIM, maskTimes));
 });
+
+const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
+
+describe('blocking reads woken by XADD from another client', () => {
+  it('ioredis: XREAD BLOCK on $ gets only the entry added after it blocked; a timeout answers nil', async () => {
+    const reader = new Redis(sonic.port);
+    const writer = new Redis(sonic.port);
+    try {
+      await writer.xadd('blk:a', '1-1', 'old', '1');
+      const p = reader.xread('BLOCK', 5000, 'STREAMS', 'blk:a', '$');
+      await sleep(50);
+      const id = await writer.xadd('blk:a', '*', 'new', '2');
+      expect(await p).toEqual([['blk:a', [[id, ['new', '2']]]]]);
+      const t0 = Date.now();
+      expect(await reader.xread('BLOCK', 100, 'STREAMS', 'blk:a', '$')).toBeNull();
+      expect(Date.now() - t0).toBeGreaterThanOrEqual(90);
+      // Several streams: the reply names the one that got data.
+      const q = reader.xread('COUNT', 10, 'BLOCK', 5000, 'STREAMS', 'blk:none', 'blk:b', '0', '$');
+      await sleep(50);
+      await writer.xadd('blk:b', '7-7', 'f', 'v');
+      expect(await q).toEqual([['blk:b', [['7-7', ['f', 'v']]]]]);
+    } finally {
+      reader.disconnect();
+      writer.disconnect();
+    }
+  });
+
+  it('node-redis (RESP3): XREADGROUP BLOCK > is served by XADD, then XACK clears the PEL', async () => {
+    const reader = createClient({ socket: { port: sonic.port, host: '127.0.0.1' }, RESP: 3 });
+    const writer = createClient({ socket: { port: sonic.port, host: '127.0.0.1' } });
+    await Promise.all([reader.connect(), writer.connect()]);
+    try {
+      await writer.xGroupCreate('blk:g', 'grp', '$', { MKSTREAM: true });
+      const p = reader.xReadGroup('grp', 'c1', { key: 'blk:g', id: '>' }, { BLOCK: 5000 });
+      await sleep(50);
+      const id = await writer.xAdd('blk:g', '*', { job: 'one' });
+      const got = JSON.stringify(await p);
+      expect(got).toContain(id);
+      expect(got).toContain('one');
+      expect(await writer.xPending('blk:g', 'grp')).toMatchObject({ pending: 1 });
+      expect(await writer.xAck('blk:g', 'grp', id)).toBe(1);
+      expect(await writer.xPending('blk:g', 'grp')).toMatchObject({ pending: 0 });
+    } finally {
+      await Promise.all([reader.quit(), writer.quit()]);
+    }
+  });
+
+  it('XGROUP DESTROY ends a blocked XREADGROUP with the error redis-server gives', async () => {
+    const errs: string[] = [];
+    for (const port of [sonic.port, redis.port]) {
+      const reader = new Redis(port);
+      const admin = new Redis(port);
+      try {
+        await admin.xgroup('CREATE', 'blk:d', 'g', '$', 'MKSTREAM');
+        const p = reader.xreadgroup('GROUP', 'g', 'c', 'BLOCK', 5000, 'STREAMS', 'blk:d', '>').catch((e: Error) => e.message);
+        await sleep(50);
+        await admin.xgroup('DESTROY', 'blk:d', 'g');
+        errs.push(String(await p));
+      } finally {
+        reader.disconnect();
+        admin.disconnect();
+      }
+    }
+    expect(errs[0]).toMatch(/^NOGROUP/);
+    expect(errs[0]).toBe(errs[1]);
+  });
+});
+
+describe('consumers sharing a stream', () => {
+  it('three consumers split the entries, acknowledge them, and a live consumer claims what a dead one left', async () => {
+    const conns = [new Redis(sonic.port), new Redis(sonic.port), new Redis(sonic.port)];
+    const admin = new Redis(sonic.port);
+    try {
+      await admin.xgroup('CREATE', 'jobs', 'workers', '$', 'MKSTREAM');
+      const N = 60;
+      for (let i = 0; i < N; i++) await admin.xadd('jobs', '*', 'n', String(i));
+      const done = new Map<string, string>();
+      // Round-robin reads; consumer 2 "dies" after reading its first batch without acknowledging.
+      for (let round = 0; round < 20 && done.size + 5 < N; round++) {
+        for (let w = 0; w < 3; w++) {
+          if (w === 2 && round > 0) continue;
+          const r = (await conns[w]!.xreadgroup('GROUP', 'workers', `w${w}`, 'COUNT', 5, 'STREAMS', 'jobs', '>')) as [string, [string, string[]][]][] | null;
+          if (r === null) continue;
+          for (const [id] of r[0]![1]) {
+            if (w === 2) continue;
+            done.set(id, `w${w}`);
+            await conns[w]!.xack('jobs', 'workers', id);
+          }
+        }
+      }
+      const pending = (await admin.xpending('jobs', 'workers')) as [number, string, string, [string, string][]];
+      expect(pending[0]).toBe(5);
+      expect(pending[3]).toEqual([['w2', '5']]);
+      // Not idle long enough yet: nothing is claimed.
+      expect(((await admin.xautoclaim('jobs', 'workers', 'w0', 60000, '0')) as unknown[])[1]).toEqual([]);
+      await sleep(60);
+      const [cursor, claimed, deleted] = (await conns[0]!.xautoclaim('jobs', 'workers', 'w0', 50, '0', 'COUNT', 3)) as [string, [string, string[]][], string[]];
+      expect(claimed).toHaveLength(3);
+      expect(deleted).toEqual([]);
+      expect(cursor).not.toBe('0-0');
+      const rest = (await conns[1]!.xclaim('jobs', 'workers', 'w1', 50, ...((await admin.xpending('jobs', 'workers', '-', '+', 10, 'w2')) as [string][]).map((x) => x[0]))) as [string, string[]][];
+      expect(rest).toHaveLength(2);
+      for (const [id] of claimed) await conns[0]!.xack('jobs', 'workers', id);
+      for (const [id] of rest) await conns[1]!.xack('jobs', 'workers', id);
+      expect(((await admin.xpending('jobs', 'workers')) as unknown[])[0]).toBe(0);
+      const groups = (await admin.xinfo('GROUPS', 'jobs')) as unknown[][];
+      expect(groups[0]).toEqual(['name', 'workers', 'consumers', 3, 'pending', 0, 'last-delivered-id', expect.any(String), 'entries-read', N, 'lag', 0]);
+      expect(await admin.xlen('jobs')).toBe(N);
+    } finally {
+      for (const c of [...conns, admin]) c.disconnect();
+    }
+  });
+});
+
+describe('DUMP / RESTORE across servers', () => {
+  it('a stream with several nodes, deletions, groups, PELs and 64-bit IDs goes redis-server -> Sonic -> redis-server unchanged', async () => {
+    const s = new Redis(sonic.port);
+    const r = new Redis(redis.port);
+    try {
+      for (let i = 1; i <= 250; i++) await r.xadd('rt:st', `${1000 + i}-${i % 3}`, 'f', String(i), ...(i % 7 === 0 ? ['g', 'x'.repeat(i * 3)] : []));
+      await r.xdel('rt:st', '1005-2', '1100-1');
+      await r.xgroup('CREATE', 'rt:st', 'g1', '0');
+      await r.xgroup('CREATE', 'rt:st', 'g2', '$', 'ENTRIESREAD', '250');
+      await r.xreadgroup('GROUP', 'g1', 'alice', 'COUNT', '5', 'STREAMS', 'rt:st', '>');
+      await r.xreadgroup('GROUP', 'g1', 'bob', 'COUNT', '3', 'STREAMS', 'rt:st', '>');
+      await r.xgroup('CREATECONSUMER', 'rt:st', 'g1', 'carol');
+      await r.xadd('rt:big', '18446744073709551615-5', 'a', '-9223372036854775808', 'b', '18446744073709551615');
+      await r.xgroup('CREATE', 'rt:empty', 'g', '$', 'MKSTREAM');
+      for (const k of ['rt:st', 'rt:big', 'rt:empty']) {
+        const full = async (c: Redis) => JSON.stringify(await c.call('xinfo', 'stream', k, 'full', 'count', '0'));
+        const before = await full(r);
+        expect(await s.restore(k, 0, await r.dumpBuffer(k))).toBe('OK');
+        expect(await full(s)).toBe(before.replace(/"radix-tree-nodes",\d+/, (await full(s)).match(/"radix-tree-nodes",\d+/)![0]));
+        await r.del(k);
+        expect(await r.restore(k, 0, await s.dumpBuffer(k))).toBe('OK');
+        expect(await full(r)).toBe(before);
+        expect(await s.type(k)).toBe('stream');
+        expect(await s.object('ENCODING', k)).toBe('stream');
+      }
+      // COPY and TTL work as for any key.
+      expect(await s.copy('rt:st', 'rt:copy')).toBe(1);
+      await s.xadd('rt:copy', '*', 'only', 'copy');
+      expect(await s.xlen('rt:copy')).toBe((await s.xlen('rt:st')) + 1);
+      await s.pexpire('rt:copy', 50);
+      await sleep(80);
+      expect(await s.exists('rt:copy')).toBe(0);
+    } finally {
+      s.disconnect();
+      r.disconnect();
+    }
+  });
+});

@@ -6,8 +6,10 @@ import { HashValue } from '../engine/hash.js';
 import { ListValue } from '../engine/list.js';
 import { SetValue } from '../engine/set.js';
 import { ZSetValue } from '../engine/zset.js';
+import type { StreamValue } from '../engine/stream.js';
 import { globToRegExp } from '../engine/glob.js';
 import { parseScanCursor } from '../engine/scan.js';
+import { lfuDecayed, lruIdleMs } from '../engine/memory.js';
 import { createDumpPayload, decodeDumpPayload, verifyDumpPayload } from '../persistence/rdb-value.js';
 import type { HandlerMap } from './types.js';
 
@@ -50,20 +52,26 @@ function delCommand(c: Client, argv: string[]): void {
   c.reply.int(n);
 }
 
-function existsCommand(c: Client, argv: string[]): void {
+// EXISTS, TYPE, TTL and OBJECT look keys up without touching their LRU/LFU data, as
+// Redis 7's LOOKUP_NOTOUCH; TOUCH is the command that does.
+function existsCommand(c: Client, argv: string[], touch = false): void {
   const db = c.db;
   let n = 0;
-  for (let i = 1; i < argv.length; i++) if (db.lookupRead(argv[i]!) !== undefined) n++;
+  for (let i = 1; i < argv.length; i++) if (db.lookupRead(argv[i]!, touch) !== undefined) n++;
   c.reply.int(n);
 }
 
 function typeCommand(c: Client, argv: string[]): void {
-  const v = c.db.lookupRead(argv[1]!);
+  const v = c.db.lookupRead(argv[1]!, false);
   c.reply.simple(v === undefined ? 'none' : typeName(v));
 }
 
 function touchCommand(c: Client, argv: string[]): void {
-  existsCommand(c, argv);
+  const ks = c.server.keyspace;
+  const noTouch = ks.noTouch;
+  ks.noTouch = false; // TOUCH touches even for a CLIENT NO-TOUCH client, as in Redis
+  existsCommand(c, argv, true);
+  ks.noTouch = noTouch;
 }
 
 // ------------------------------------------------------------------ EXPIRE family
@@ -164,7 +172,7 @@ function alreadyExpired(c: Client, when: number): boolean {
 function ttlGeneric(c: Client, argv: string[], ms: boolean, absolute: boolean): void {
   const db = c.db;
   const key = argv[1]!;
-  if (db.lookupRead(key) === undefined) {
+  if (db.lookupRead(key, false) === undefined) {
     c.reply.int(-2);
     return;
   }
@@ -279,6 +287,8 @@ export function copyValue(v: Value): Value {
       for (const [m, score] of (v as ZSetValue).entries()) z.insert(m, score);
       return z;
     }
+    case Kind.Stream:
+      return (v as StreamValue).copy();
     default:
       throw new Error(`COPY of kind ${v.kind} is not supported`);
   }
@@ -421,10 +431,6 @@ function dumpCommand(c: Client, argv: string[]): void {
     c.reply.nil();
     return;
   }
-  if (typeof v !== 'string' && v.kind === Kind.Stream) {
-    c.reply.error('ERR DUMP of stream values is not supported yet');
-    return;
-  }
   c.reply.bulkBuf(createDumpPayload(v));
 }
 
@@ -516,7 +522,7 @@ function restoreCommand(c: Client, argv: string[]): void {
 // ------------------------------------------------------------------ OBJECT
 
 function objectLookup(c: Client, key: string): Value | undefined {
-  const v = c.db.lookupRead(key);
+  const v = c.db.lookupRead(key, false);
   if (v === undefined) c.reply.nil();
   return v;
 }
@@ -585,8 +591,9 @@ function objectIdletime(c: Client, argv: string[]): void {
     c.reply.error(ERR_LFU_SELECTED);
     return;
   }
-  // Per-key access times are not tracked (they would cost memory on every key).
-  c.reply.int(0);
+  const ks = c.server.keyspace;
+  const meta = c.db.meta.get(argv[2]!) ?? 0;
+  c.reply.int(Math.floor(lruIdleMs(meta, ks.env.now()) / 1000));
 }
 
 function objectFreq(c: Client, argv: string[]): void {
@@ -596,9 +603,9 @@ function objectFreq(c: Client, argv: string[]): void {
     c.reply.error(ERR_LFU_NOT_SELECTED);
     return;
   }
-  // Access frequency is not tracked per key: answer the counter's initial value
-  // (Redis's LFU_INIT_VAL, what a key that was not read since it was written shows).
-  c.reply.int(LFU_INIT_VAL);
+  // The counter after decay, without counting this lookup (Redis's LFUDecrAndReturn).
+  const ks = c.server.keyspace;
+  c.reply.int(lfuDecayed(c.db.meta.get(argv[2]!) ?? LFU_INIT_VAL, ks.env.now(), ks.lfuDecayTime));
 }
 
 const OBJECT_HELP = [

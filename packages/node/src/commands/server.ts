@@ -1,7 +1,8 @@
 import { writeFileSync, readFileSync, renameSync } from 'node:fs';
 import { COMMANDS, Err, Proto, keyPositions, lookupCommand, lookupSubcommand, type CommandSpec, type KeySpec, type ReplyWriter } from '@sonic/protocol';
 import type { Client } from '../server/client.js';
-import { infoText, usedMemory, bytesToHuman } from '../server/info.js';
+import { infoText, bytesToHuman, dictOverhead } from '../server/info.js';
+import { keyBytes, KEY_OVERHEAD, EXPIRE_ENTRY } from '../engine/memory.js';
 import { globToRegExp } from '../engine/glob.js';
 import { Kind, parseInteger, parseFloatArg, typeName, type Value } from '../engine/values.js';
 import { REDIS_COMPAT_VERSION, SONIC_VERSION } from './connection.js';
@@ -106,6 +107,7 @@ export function resetStats(c: Client): void {
   const ks = srv.keyspace.stats;
   ks.keyspaceHits = ks.keyspaceMisses = ks.expiredKeys = ks.evictedKeys = 0;
   srv.memoryPeak = 0;
+  srv.latencyHistograms.reset();
 }
 
 /** Quotes a config value for a redis.conf line when it needs quotes. */
@@ -1256,12 +1258,13 @@ export function estimateBytes(v: unknown, samples: number, depth = 0): number {
   return total;
 }
 
-/** MEMORY USAGE: the key's dictionary entry, key, value and TTL entry. */
-export function keyMemory(key: string, v: Value, hasTtl: boolean, samples: number): number {
-  let n = 24 + strBytes(key) + estimateBytes(v, samples);
-  if (typeof v !== 'string' && v.kind === Kind.ZSet) n += ((v as unknown as { size: number }).size ?? 0) * 48; // skiplist nodes
-  if (hasTtl) n += 24 + 16;
-  return n;
+/**
+ * MEMORY USAGE: the key's dictionary and metadata entries, key, value and TTL entry, by
+ * the keyspace's memory model (engine/memory.ts). Its counters are exact per value, so
+ * SAMPLES (accepted, validated) changes nothing.
+ */
+export function keyMemory(key: string, v: Value, hasTtl: boolean, _samples: number): number {
+  return keyBytes(key, v, hasTtl);
 }
 
 function memoryUsageCommand(c: Client, argv: string[]): void {
@@ -1290,18 +1293,17 @@ function memoryUsageCommand(c: Client, argv: string[]): void {
 function memoryStatsCommand(c: Client): void {
   const srv = c.server;
   const mu = process.memoryUsage();
-  const used = usedMemory();
+  const used = srv.usedMemory();
   let keys = 0;
   const dbs = srv.keyspace.dbs.filter((d) => d.dict.size > 0);
   for (const d of dbs) keys += d.dict.size;
-  let clientsMem = 0;
-  for (const x of srv.clients.values()) clientsMem += x.parser.buffered + (x.socket?.writableLength ?? 0);
-  const overhead = clientsMem + dbs.reduce((a, d) => a + d.dict.size * 24 + d.expires.size * 40, 0);
+  const clientsMem = srv.clientsMemory;
+  const overhead = srv.startupMemory + clientsMem + dictOverhead(srv);
   const dataset = Math.max(0, used - overhead);
   const fields: [string, number | string | [string, number][]][] = [
     ['peak.allocated', Math.max(srv.memoryPeak, used)],
     ['total.allocated', used],
-    ['startup.allocated', 0],
+    ['startup.allocated', srv.startupMemory],
     ['replication.backlog', 0],
     ['clients.slaves', 0],
     ['clients.normal', clientsMem],
@@ -1310,11 +1312,11 @@ function memoryStatsCommand(c: Client): void {
     ['lua.caches', 0],
     ['functions.caches', 0],
   ];
-  for (const d of dbs) fields.push([`db.${d.id}`, [['overhead.hashtable.main', d.dict.size * 24], ['overhead.hashtable.expires', d.expires.size * 40]]]);
+  for (const d of dbs) fields.push([`db.${d.id}`, [['overhead.hashtable.main', d.dict.size * KEY_OVERHEAD], ['overhead.hashtable.expires', d.expires.size * EXPIRE_ENTRY]]]);
   fields.push(
     ['overhead.total', overhead],
     ['keys.count', keys],
-    ['keys.bytes-per-key', keys === 0 ? 0 : Math.floor(used / keys)],
+    ['keys.bytes-per-key', keys === 0 ? 0 : Math.floor((used - srv.startupMemory) / keys)],
     ['dataset.bytes', dataset],
     ['dataset.percentage', used === 0 ? '0' : ((dataset * 100) / used).toFixed(10)],
     ['peak.percentage', ((used * 100) / Math.max(1, srv.memoryPeak, used)).toFixed(10)],
@@ -1347,7 +1349,7 @@ function memoryStatsCommand(c: Client): void {
 }
 
 function memoryDoctorCommand(c: Client): void {
-  const used = usedMemory();
+  const used = c.server.usedMemory();
   let keys = 0;
   for (const d of c.server.keyspace.dbs) keys += d.dict.size;
   if (keys === 0 || used < 5 * 1024 * 1024) {

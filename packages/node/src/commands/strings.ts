@@ -233,8 +233,7 @@ function appendCommand(c: Client, argv: string[]): void {
   }
   if (!checkStringLength(c, old.length + argv[2]!.length)) return;
   const next = old + argv[2]!;
-  db.dict.set(key, next);
-  db.modified(key);
+  db.set(key, next, true); // keeps the TTL; accounts the new size
   c.reply.int(next.length);
 }
 
@@ -309,8 +308,7 @@ function setrangeCommand(c: Client, argv: string[]): void {
   if (!checkStringLength(c, offset + val.length)) return;
   const base = old.length < offset ? old + '\0'.repeat(offset - old.length) : old;
   const next = base.slice(0, offset) + val + base.slice(offset + val.length);
-  db.dict.set(key, next);
-  db.modified(key);
+  db.set(key, next, true); // keeps the TTL; accounts the new size
   c.reply.int(next.length);
 }
 
@@ -342,8 +340,7 @@ function incrBy(c: Client, key: string, by: number | bigint): void {
   const db = c.db;
   if (old === undefined) db.set(key, s);
   else {
-    db.dict.set(key, s);
-    db.modified(key);
+    db.set(key, s, true); // keeps the TTL; accounts the new size
   }
   c.reply.int(next);
 }
@@ -381,8 +378,7 @@ function incrbyfloatCommand(c: Client, argv: string[]): void {
   const db = c.db;
   if (old === undefined) db.set(key, s);
   else {
-    db.dict.set(key, s);
-    db.modified(key);
+    db.set(key, s, true); // keeps the TTL; accounts the new size
   }
   c.server.propagate(db, ['SET', key, s, 'KEEPTTL']);
   c.reply.bulk(s);

@@ -139,6 +139,10 @@ export const SETTINGS: Setting[] = [
   i('latency-monitor-threshold', 0, 0, LL),
   b('latency-tracking', 'yes'),
   s('latency-tracking-info-percentiles', '50 99 99.9'),
+  i('metrics-port', 0, 0, 65535, {
+    immutable: true,
+    help: 'Prometheus endpoint: serve GET /metrics over HTTP on this port, on the first bind address (0: off)',
+  }),
   s('notify-keyspace-events', '', { type: 'special', check: checkKeyspaceEvents }),
   i('acllog-max-len', 128, 0, LL),
   // ---- persistence ----

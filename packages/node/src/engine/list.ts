@@ -1,4 +1,5 @@
 import { Kind, type RObject } from './values.js';
+import { stringBytes } from './memory.js';
 
 /**
  * A list as a growable ring buffer: O(1) push and pop at both ends and O(1) access by
@@ -9,6 +10,14 @@ export class ListValue implements RObject {
   private buf: (string | undefined)[] = new Array(4);
   private head = 0;
   private len = 0;
+  /** Memory accounting (engine/memory.ts): bytes of the elements, and the size last accounted. */
+  elems = 0;
+  accounted = 0;
+
+  /** Slots allocated in the ring buffer. */
+  get capacity(): number {
+    return this.buf.length;
+  }
 
   get length(): number {
     return this.len;
@@ -27,6 +36,7 @@ export class ListValue implements RObject {
     if (this.len === this.buf.length) this.grow();
     this.buf[(this.head + this.len) & (this.buf.length - 1)] = v;
     this.len++;
+    this.elems += stringBytes(v);
   }
 
   pushHead(v: string): void {
@@ -34,6 +44,7 @@ export class ListValue implements RObject {
     this.head = (this.head - 1) & (this.buf.length - 1);
     this.buf[this.head] = v;
     this.len++;
+    this.elems += stringBytes(v);
   }
 
   popHead(): string | undefined {
@@ -42,6 +53,7 @@ export class ListValue implements RObject {
     this.buf[this.head] = undefined;
     this.head = (this.head + 1) & (this.buf.length - 1);
     this.len--;
+    this.elems -= stringBytes(v!);
     this.shrink();
     return v;
   }
@@ -52,6 +64,7 @@ export class ListValue implements RObject {
     const v = this.buf[i];
     this.buf[i] = undefined;
     this.len--;
+    this.elems -= stringBytes(v!);
     this.shrink();
     return v;
   }
@@ -72,6 +85,7 @@ export class ListValue implements RObject {
   }
 
   setAt(i: number, v: string): void {
+    this.elems += stringBytes(v) - stringBytes(this.at(i));
     this.buf[(this.head + i) & (this.buf.length - 1)] = v;
   }
 
@@ -102,6 +116,7 @@ export class ListValue implements RObject {
     }
     b[(this.head + i) & mask] = v;
     this.len++;
+    this.elems += stringBytes(v);
   }
 
   /** Index of the first element equal to v, searching from the head, or -1. */
@@ -147,6 +162,7 @@ export class ListValue implements RObject {
       this.head = (this.head + removed) & mask;
     }
     this.len = n - removed;
+    this.elems -= removed * stringBytes(v);
     this.fit();
     return removed;
   }
@@ -154,6 +170,8 @@ export class ListValue implements RObject {
   /** Keeps elements [start, stop] (valid, inclusive) and drops the rest. */
   trim(start: number, stop: number): void {
     const mask = this.buf.length - 1;
+    for (let k = 0; k < start; k++) this.elems -= stringBytes(this.buf[(this.head + k) & mask]!);
+    for (let k = stop + 1; k < this.len; k++) this.elems -= stringBytes(this.buf[(this.head + k) & mask]!);
     for (let k = 0; k < start; k++) this.buf[(this.head + k) & mask] = undefined;
     for (let k = stop + 1; k < this.len; k++) this.buf[(this.head + k) & mask] = undefined;
     this.head = (this.head + start) & mask;
@@ -181,6 +199,9 @@ export class ListValue implements RObject {
     for (let i = 0; i < items.length; i++) this.buf[i] = items[i];
     this.head = 0;
     this.len = items.length;
+    let elems = 0;
+    for (let i = 0; i < items.length; i++) elems += stringBytes(items[i]!);
+    this.elems = elems;
   }
 
   *[Symbol.iterator](): IterableIterator<string> {

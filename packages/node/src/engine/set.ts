@@ -1,4 +1,5 @@
 import { Kind, type RObject } from './values.js';
+import { stringBytes } from './memory.js';
 
 /** Sets up to this size answer random picks by walking the members; larger ones build an index. */
 const WALK_MAX = 16;
@@ -18,6 +19,14 @@ export class SetValue implements RObject {
   private items: string[] | null = null;
   /** Member → its position in `items` (null with `items`). */
   private index: Map<string, number> | null = null;
+  /** Memory accounting (engine/memory.ts): bytes of the members, and the size last accounted. */
+  elems = 0;
+  accounted = 0;
+
+  /** True once the random-access index exists (it costs memory per member). */
+  get indexed(): boolean {
+    return this.items !== null;
+  }
 
   get size(): number {
     return this.members.size;
@@ -31,6 +40,7 @@ export class SetValue implements RObject {
     const before = this.members.size;
     this.members.add(m);
     if (this.members.size === before) return false;
+    this.elems += stringBytes(m);
     if (this.items !== null) {
       this.index!.set(m, this.items.length);
       this.items.push(m);
@@ -40,6 +50,7 @@ export class SetValue implements RObject {
 
   delete(m: string): boolean {
     if (!this.members.delete(m)) return false;
+    this.elems -= stringBytes(m);
     if (this.items !== null) {
       const index = this.index!;
       const i = index.get(m)!;

@@ -1,4 +1,5 @@
 import { Kind, type RObject } from './values.js';
+import { stringBytes } from './memory.js';
 
 /**
  * A sorted set: a skiplist with spans (rank in O(log n)) ordered by (score, member),
@@ -120,6 +121,9 @@ export function lexRangeEmpty(r: LexRange): boolean {
 export class ZSetValue implements RObject {
   readonly kind = Kind.ZSet;
   readonly dict = new Map<string, number>();
+  /** Memory accounting (engine/memory.ts): bytes of the members, and the size last accounted. */
+  elems = 0;
+  accounted = 0;
   // The head's level arrays grow with the list's level: a small set does not pay for 32 levels.
   private readonly head = new ZNode('', -Infinity, [], []);
   private tail: ZNode | null = null;
@@ -143,6 +147,7 @@ export class ZSetValue implements RObject {
   /** Adds a member that is not present. */
   insert(member: string, score: number): void {
     this.dict.set(member, score);
+    this.elems += stringBytes(member);
     this.slInsert(member, score);
   }
 
@@ -167,6 +172,7 @@ export class ZSetValue implements RObject {
     const s = this.dict.get(member);
     if (s === undefined) return false;
     this.dict.delete(member);
+    this.elems -= stringBytes(member);
     this.slDelete(member, s);
     return true;
   }

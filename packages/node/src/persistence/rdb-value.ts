@@ -17,6 +17,8 @@ import { SetValue } from '../engine/set.js';
 import { ZSetValue } from '../engine/zset.js';
 import { lzfCompress, lzfDecompress } from './lzf.js';
 import { crc64Init, crc64Update, writeCrc64LE } from './crc64.js';
+import type { StreamValue } from '../engine/stream.js';
+import { readStream, writeStream } from './rdb-stream.js';
 
 /** The RDB format version Sonic writes (Redis 7.0's). */
 export const RDB_VERSION = 10;
@@ -226,6 +228,9 @@ export class RdbWriter {
         }
         return;
       }
+      case Kind.Stream:
+        writeStream(this, v as StreamValue);
+        return;
       default:
         throw new RdbFormatError(`cannot serialise a value of kind ${v.kind}`);
     }
@@ -248,6 +253,8 @@ export function rdbTypeOf(v: Value): number {
       return RdbType.ZSET_2;
     case Kind.Hash:
       return RdbType.HASH;
+    case Kind.Stream:
+      return RdbType.STREAM_LISTPACKS_2;
     default:
       throw new RdbFormatError(`no RDB type for kind ${v.kind}`);
   }
@@ -446,8 +453,7 @@ export class RdbReader {
       }
       case RdbType.STREAM_LISTPACKS:
       case RdbType.STREAM_LISTPACKS_2:
-        bad('streams are not supported yet');
-      // falls through (unreachable)
+        return readStream(this, type === RdbType.STREAM_LISTPACKS_2);
       default:
         bad(`unsupported RDB type ${type}`);
     }

@@ -5,6 +5,8 @@
 import { machine, totalmem, type as osType, release as osRelease } from 'node:os';
 import { REDIS_COMPAT_VERSION, SONIC_VERSION } from '../commands/connection.js';
 import type { Server } from './server.js';
+import { latencyStatsFields } from './metrics.js';
+import { KEY_OVERHEAD, EXPIRE_ENTRY } from '../engine/memory.js';
 
 type Fields = [string, string | number][];
 
@@ -57,7 +59,6 @@ const TITLES: Record<Section, string> = {
 };
 
 /** Memory in use when this module loaded: INFO's used_memory_startup. */
-const STARTUP_MEMORY = process.memoryUsage().heapUsed;
 
 /** Which sections INFO's arguments ask for (none: default; `all`, `everything`, `default`, names). */
 export function selectSections(args: readonly string[]): Set<Section> {
@@ -101,8 +102,11 @@ export function bytesToHuman(n: number): string {
 }
 
 /** Memory the dataset and server use, as INFO's used_memory reports it. */
-export function usedMemory(): number {
-  return process.memoryUsage().heapUsed;
+/** The dictionaries' share of used_memory: main and metadata entries, TTL entries. */
+export function dictOverhead(s: Server): number {
+  let n = 0;
+  for (const db of s.keyspace.dbs) n += db.dict.size * KEY_OVERHEAD + db.expires.size * EXPIRE_ENTRY;
+  return n;
 }
 
 function lruClock(): number {
@@ -164,16 +168,18 @@ const SECTIONS: Record<Section, (s: Server) => Fields> = {
     ];
   },
   memory: (s) => {
+    // used_memory is the memory model's figure (engine/memory.ts): the heap at start-up,
+    // the dataset accounted incrementally, and client buffers. It is what maxmemory
+    // compares against; docs/memory.md says how close it stays to V8's heapUsed.
     const mu = process.memoryUsage();
-    const used = mu.heapUsed;
+    const used = s.usedMemory();
     if (used > s.memoryPeak) s.memoryPeak = used;
     const peak = s.memoryPeak;
-    const overhead = STARTUP_MEMORY;
+    const clientsMem = s.clientsMemory;
+    const overhead = s.startupMemory + clientsMem + dictOverhead(s);
     const dataset = Math.max(0, used - overhead);
     const maxmemory = s.config.int('maxmemory');
     const total = totalmem();
-    let clientsMem = 0;
-    for (const c of s.clients.values()) clientsMem += c.parser.buffered + (c.socket?.writableLength ?? 0);
     return [
       ['used_memory', used],
       ['used_memory_human', bytesToHuman(used)],
@@ -183,7 +189,7 @@ const SECTIONS: Record<Section, (s: Server) => Fields> = {
       ['used_memory_peak_human', bytesToHuman(peak)],
       ['used_memory_peak_perc', `${peak > 0 ? ((used * 100) / peak).toFixed(2) : '100.00'}%`],
       ['used_memory_overhead', overhead],
-      ['used_memory_startup', STARTUP_MEMORY],
+      ['used_memory_startup', s.startupMemory],
       ['used_memory_dataset', dataset],
       ['used_memory_dataset_perc', `${used > 0 ? ((dataset * 100) / used).toFixed(2) : '0.00'}%`],
       ['allocator_allocated', mu.heapUsed],
@@ -222,7 +228,7 @@ const SECTIONS: Record<Section, (s: Server) => Fields> = {
       ['mem_clients_normal', clientsMem],
       ['mem_cluster_links', 0],
       ['mem_aof_buffer', 0],
-      ['mem_allocator', `v8-${process.versions.v8}`],
+      ['mem_allocator', 'v8'],
       ['active_defrag_running', 0],
       ['lazyfree_pending_objects', 0],
       ['lazyfreed_objects', 0],
@@ -254,8 +260,8 @@ const SECTIONS: Record<Section, (s: Server) => Fields> = {
       ['expire_cycle_cpu_milliseconds', 0],
       ['evicted_keys', ks.evictedKeys],
       ['evicted_clients', 0],
-      ['total_eviction_exceeded_time', 0],
-      ['current_eviction_exceeded_time', 0],
+      ['total_eviction_exceeded_time', Math.round(s.evictor.exceededMs + (s.evictor.exceededSince > 0 ? performance.now() - s.evictor.exceededSince : 0))],
+      ['current_eviction_exceeded_time', Math.round(s.evictor.exceededSince > 0 ? performance.now() - s.evictor.exceededSince : 0)],
       ['keyspace_hits', ks.keyspaceHits],
       ['keyspace_misses', ks.keyspaceMisses],
       ['pubsub_channels', s.pubsub.channels.size],
@@ -327,7 +333,7 @@ const SECTIONS: Record<Section, (s: Server) => Fields> = {
     return out;
   },
   errorstats: (s) => [...s.errorStats].map(([code, n]) => [`errorstat_${code}`, `count=${n}`] as [string, string]),
-  latencystats: () => [],
+  latencystats: (s) => latencyStatsFields(s),
   cluster: (s) => [['cluster_enabled', s.config.bool('cluster-enabled') ? 1 : 0]],
   keyspace: (s) => {
     const out: Fields = [];

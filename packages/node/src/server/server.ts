@@ -15,6 +15,9 @@ import { Client } from './client.js';
 import { HANDLERS, type Handler } from '../commands/index.js';
 import { PubSub } from './pubsub.js';
 import { SlowLog, LatencyMonitor, formatMonitorArg } from './monitoring.js';
+import { Evictor, EvictResult, type EvictionPolicy } from '../engine/evict.js';
+import { LatencyHistograms, startMetricsServer } from './metrics.js';
+import type { Server as HttpServer } from 'node:http';
 import { Persistence } from '../persistence/manager.js';
 import type { Replication } from '../replication/replication.js';
 
@@ -48,6 +51,15 @@ export class Server {
   readonly persistence: Persistence;
   /** Highest used memory seen (INFO used_memory_peak). */
   memoryPeak = 0;
+  /** Heap in use once the server was set up, before any data (INFO used_memory_startup). */
+  readonly startupMemory = process.memoryUsage().heapUsed;
+  /** Client query and output buffers, refreshed every 100 ms (part of used_memory). */
+  clientsMemory = 0;
+  /** Eviction under maxmemory (engine/evict.ts). */
+  readonly evictor: Evictor;
+  private evictionTimer: NodeJS.Immediate | null = null;
+  /** Per-command latency histograms (INFO latencystats, /metrics). */
+  readonly latencyHistograms = new LatencyHistograms();
   nextClientId = 1;
   readonly clients = new Map<number, Client>();
   readonly pubsub = new PubSub(this);
@@ -80,6 +92,8 @@ export class Server {
   private pausedClients: Client[] = [];
   private listeners: NetServer[] = [];
   private cron: NodeJS.Timeout | null = null;
+  /** The Prometheus endpoint (--metrics-port), when on. */
+  metricsServer: HttpServer | null = null;
   private sampler: NodeJS.Timeout | null = null;
   private pendingFlush = new Set<Client>();
   private flushScheduled = false;
@@ -97,11 +111,58 @@ export class Server {
     this.keyspace = new Keyspace({ now: Date.now, random: Math.random }, config.int('databases'));
     this.limits = this.computeLimits();
     this.persistence = new Persistence(this);
+    this.evictor = new Evictor(this.keyspace, () => this.usedMemory(), () => performance.now());
+    this.applyMemorySettings();
+    this.latencyTracking = config.bool('latency-tracking');
     config.onChange((name) => {
+      if (name.startsWith('maxmemory') || name.startsWith('lfu-')) this.applyMemorySettings();
+      if (name === 'maxmemory') this.startEviction();
       if (name === 'proto-max-bulk-len' || name === 'client-query-buffer-limit') this.limits = this.computeLimits();
       if (name === 'hz') this.startCron();
+      if (name === 'latency-tracking') this.latencyTracking = config.bool('latency-tracking');
       if (name === 'requirepass' && config.get('requirepass') === '') for (const c of this.clients.values()) c.authenticated = true;
     });
+  }
+
+  /** used_memory: the heap at start-up, the dataset by the memory model, client buffers. */
+  usedMemory(): number {
+    return this.startupMemory + this.keyspace.datasetBytes + this.clientsMemory;
+  }
+
+  private applyMemorySettings(): void {
+    const cfg = this.config;
+    const policy = cfg.get('maxmemory-policy') as EvictionPolicy;
+    const ks = this.keyspace;
+    if (policy !== this.evictor.settings.policy) this.evictor.clearPool();
+    this.evictor.settings = {
+      maxmemory: cfg.int('maxmemory'),
+      policy,
+      samples: cfg.int('maxmemory-samples'),
+      tenacity: cfg.int('maxmemory-eviction-tenacity'),
+    };
+    ks.lfu = policy.endsWith('-lfu');
+    ks.lfuLogFactor = cfg.int('lfu-log-factor');
+    ks.lfuDecayTime = cfg.int('lfu-decay-time');
+  }
+
+  /**
+   * Evicts in time slices until under maxmemory, yielding to clients between slices
+   * (CONFIG SET maxmemory below the current use; a slice that ran out of time).
+   */
+  startEviction(): void {
+    if (this.evictionTimer !== null || !this.keyspace.expireKeys) return;
+    const step = (): void => {
+      this.evictionTimer = null;
+      if (this.shuttingDown) return;
+      const r = this.evictor.perform();
+      this.handleReadyKeysIfAny();
+      if (r === EvictResult.Running) this.evictionTimer = setImmediate(step);
+    };
+    this.evictionTimer = setImmediate(step);
+  }
+
+  private handleReadyKeysIfAny(): void {
+    if (this.keyspace.readyKeys.length > 0) this.handleReadyKeys();
   }
 
   private computeLimits(): RequestLimits {
@@ -138,6 +199,11 @@ export class Server {
       if (addr && typeof addr === 'object') this.port = addr.port;
       srv.on('error', (err) => this.log.error({ err }, 'listener error'));
       this.listeners.push(srv);
+    }
+    const metricsPort = this.config.int('metrics-port');
+    if (metricsPort > 0) {
+      const host = binds.map((b) => b.replace(/^-/, '')).find(Boolean) ?? '127.0.0.1';
+      this.metricsServer = await startMetricsServer(this, metricsPort, host === '*' ? '0.0.0.0' : host);
     }
     this.startCron();
     this.sampler = setInterval(() => this.sampleStats(), 100);
@@ -181,8 +247,12 @@ export class Server {
     this.inputKbps = (this.stats.netInputBytes - this.lastSample.inBytes) / dt / 1024;
     this.outputKbps = (this.stats.netOutputBytes - this.lastSample.outBytes) / dt / 1024;
     this.lastSample = { at: now, commands: this.stats.totalCommands, inBytes: this.stats.netInputBytes, outBytes: this.stats.netOutputBytes };
-    const used = process.memoryUsage().heapUsed;
+    let clientsMem = 0;
+    for (const c of this.clients.values()) clientsMem += c.parser.buffered + (c.socket?.writableLength ?? 0);
+    this.clientsMemory = clientsMem;
+    const used = this.usedMemory();
     if (used > this.memoryPeak) this.memoryPeak = used;
+    if (this.evictor.overLimit) this.startEviction();
   }
 
   get instantaneousOps(): number {
@@ -199,6 +269,9 @@ export class Server {
     this.persistence.shutdown(save);
     if (this.cron) clearInterval(this.cron);
     if (this.sampler) clearInterval(this.sampler);
+    if (this.evictionTimer !== null) clearImmediate(this.evictionTimer);
+    this.metricsServer?.close();
+    this.metricsServer?.closeAllConnections();
     // Stop accepting, then end every client: a listener's close waits for its connections.
     const closed = Promise.all(this.listeners.map((l) => new Promise<void>((r) => l.close(() => r()))));
     for (const c of this.clients.values()) {
@@ -375,6 +448,18 @@ export class Server {
       );
       return;
     }
+    // maxmemory: evict before every command when over the limit; refuse denyoom commands
+    // (and an EXEC that queued one) when nothing more can go. Replicas leave it to their
+    // primary (replica-ignore-maxmemory).
+    if (this.evictor.settings.maxmemory > 0 && this.keyspace.expireKeys) {
+      const r = this.evictor.perform();
+      if (r === EvictResult.Running) this.startEviction();
+      if (r === EvictResult.Fail && (spec.denyOom || (name === 'exec' && c.multi !== null && c.multi.some((q) => q.spec.denyOom)))) {
+        this.rejectCommand(c, "OOM command not allowed when used memory > 'maxmemory'.", spec);
+        return;
+      }
+      if (this.keyspace.readyKeys.length > 0 && c.multi === null) this.handleReadyKeys();
+    }
     if (c.multi !== null && !MULTI_IMMEDIATE.has(name)) {
       if (spec.flags.has('no_multi')) {
         this.rejectCommand(c, 'ERR Command not allowed inside a transaction', spec);
@@ -440,6 +525,7 @@ export class Server {
       c.reply.error(`ERR internal error running '${spec.name}': ${(err as Error).message}`);
     }
     const usec = Math.round((performance.now() - t0) * 1000);
+    if (this.latencyTracking) this.latencyHistograms.record(spec.name, usec);
     this.stats.totalCommands++;
     c.totalCommands++;
     c.lastCommand = spec.name;
@@ -462,6 +548,9 @@ export class Server {
     this.propagated = false;
     if (ks.readyKeys.length > 0 && !c.inExec) this.handleReadyKeys();
   }
+
+  /** latency-tracking (INFO latencystats): per-command latency histograms. */
+  latencyTracking = true;
 
   /** True once a handler propagated its own effect for the current command. */
   propagated = false;

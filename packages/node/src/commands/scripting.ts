@@ -216,7 +216,7 @@ function functionList(c: Client, argv: string[]): void {
       r.bulkOrNil(f.description);
       r.bulk('flags');
       r.set(f.flags.length);
-      for (const fl of f.flags) r.bulk(fl);
+      for (const fl of f.flags) r.simple(fl);
     }
     if (withCode) {
       r.bulk('library_code');

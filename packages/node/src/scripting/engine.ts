@@ -157,7 +157,8 @@ export class ScriptEngine {
 
   private register(name: string, flags: string[], description: string | null): string | undefined {
     if (this.pending === null) return 'redis.register_function can only be called on FUNCTION LOAD command';
-    if (!FUNCTION_NAME.test(name)) return 'Function names can only contain letters, numbers, or underscores(_) and must be at least one character long';
+    // Redis 7.0 words this error as for library names.
+    if (!FUNCTION_NAME.test(name)) return 'Library names can only contain letters, numbers, or underscores(_) and must be at least one character long';
     for (const f of flags) if (!FUNCTION_FLAGS.has(f)) return 'unknown flag given';
     if (this.pending.some((p) => p.name === name)) return 'Function already exists in the library';
     this.pending.push({ name, flags, description });
@@ -253,6 +254,15 @@ export class ScriptEngine {
     const r = run.client.reply;
     if (out[0] === 0x2d /* - */) r.error(out.toString('latin1', 1, out.length - 2));
     else r.rawBuf(out);
+  }
+
+  /** The BUSY error for a command arriving while a script is past the threshold, or null. */
+  busyError(allowBusy: boolean): string | null {
+    const run = this.running;
+    if (run === null || !run.busy || allowBusy) return null;
+    return run.kind === 'scripts'
+      ? 'BUSY Redis is busy running a script. You can only call SCRIPT KILL or SHUTDOWN NOSAVE.'
+      : 'BUSY Redis is busy running a function. You can only call FUNCTION KILL or SHUTDOWN NOSAVE.';
   }
 
   /** True while a script that passed the busy threshold is running. */

@@ -13,6 +13,7 @@ import { Keyspace, type Db } from '../engine/keyspace.js';
 import { Config } from '../config/config.js';
 import { Client } from './client.js';
 import { HANDLERS, type Handler } from '../commands/index.js';
+import { scriptingIfAny } from '../scripting/engine.js';
 import { PubSub } from './pubsub.js';
 import { SlowLog, LatencyMonitor, formatMonitorArg } from './monitoring.js';
 import { Evictor, EvictResult, type EvictionPolicy } from '../engine/evict.js';
@@ -221,7 +222,7 @@ export class Server {
     const hz = Math.max(1, this.config.int('hz'));
     // Redis's slow cycle uses up to 25% of the cron period.
     const effort = this.config.int('active-expire-effort');
-    if (this.activeExpire) this.keyspace.activeExpireCycle(Math.max(1, Math.floor((250 / hz) * (1 + (effort - 1) / 4) / 10)));
+    if (this.activeExpire && scriptingIfAny(this)?.busy !== true) this.keyspace.activeExpireCycle(Math.max(1, Math.floor((250 / hz) * (1 + (effort - 1) / 4) / 10)));
     this.checkClientTimeouts();
   }
 
@@ -423,6 +424,12 @@ export class Server {
     }
     if (!c.authenticated && !spec.flags.has('no_auth')) {
       this.rejectCommand(c, Err.noAuth, spec);
+      return;
+    }
+    // A script past busy-reply-threshold holds the keyspace: only allow_busy commands run.
+    const busyErr = scriptingIfAny(this)?.busyError(spec.flags.has('allow_busy')) ?? null;
+    if (busyErr !== null) {
+      this.rejectCommand(c, busyErr, spec);
       return;
     }
     // LOADING during the start-up load; MISCONF when RDB/AOF writes fail.

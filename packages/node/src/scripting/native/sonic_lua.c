@@ -22,6 +22,7 @@
 #include <stdint.h>
 #include <time.h>
 #include <math.h>
+#include <stdarg.h>
 
 extern int luaopen_cjson(lua_State *);
 extern int luaopen_bit(lua_State *);
@@ -309,6 +310,18 @@ static int raise_error_msg(lua_State *L, const char *msg) {
   return lua_error(L);
 }
 
+/* Errors of the redis.* API: a table {err="ERR <msg>"}, without a position prefix, as Redis raises them. */
+static int api_error(lua_State *L, const char *fmt, ...) {
+  char msg[512];
+  va_list ap;
+  va_start(ap, fmt);
+  int n = vsnprintf(msg + 4, sizeof msg - 4, fmt, ap);
+  va_end(ap);
+  memcpy(msg, "ERR ", 4);
+  push_error_table(L, msg, n < 0 ? 4 : (size_t)(n + 4 < (int)sizeof msg ? n + 4 : (int)sizeof msg - 1));
+  return lua_error(L);
+}
+
 static int redis_generic_call(lua_State *L, int raise) {
   VM *vm = vm_of(L);
   napi_env env = vm->env;
@@ -414,7 +427,7 @@ static void sha1_hex(const char *data, size_t len, char out[41]) {
   for (int k = 0; k < 5; k++) snprintf(out + 8 * k, 9, "%08x", s.h[k]);
 }
 static int l_sha1hex(lua_State *L) {
-  if (lua_gettop(L) != 1) return luaL_error(L, "wrong number of arguments");
+  if (lua_gettop(L) != 1) return api_error(L, "wrong number of arguments");
   size_t n; const char *s = lua_tolstring(L, 1, &n);
   if (!s) { s = ""; n = 0; }
   char out[41]; sha1_hex(s, n, out);
@@ -440,10 +453,10 @@ static int hook_call(lua_State *L, int which, int nargs, napi_value *args) {
 static int l_log(lua_State *L) {
   VM *vm = vm_of(L);
   int argc = lua_gettop(L);
-  if (argc < 2) return luaL_error(L, "redis.log() requires two arguments or more.");
-  if (!lua_isnumber(L, 1)) return luaL_error(L, "First argument must be a number (log level).");
+  if (argc < 2) return api_error(L, "redis.log() requires two arguments or more.");
+  if (!lua_isnumber(L, 1)) return api_error(L, "First argument must be a number (log level).");
   int level = (int)lua_tonumber(L, 1);
-  if (level < 0 || level > 3) return luaL_error(L, "Invalid debug level.");
+  if (level < 0 || level > 3) return api_error(L, "Invalid debug level.");
   luaL_Buffer lb; luaL_buffinit(L, &lb);
   for (int i = 2; i <= argc; i++) {
     size_t n; const char *s = lua_tolstring(L, i, &n);
@@ -462,18 +475,18 @@ static int l_log(lua_State *L) {
 
 static int l_setresp(lua_State *L) {
   VM *vm = vm_of(L);
-  if (lua_gettop(L) != 1) return luaL_error(L, "redis.setresp() requires one argument.");
+  if (lua_gettop(L) != 1) return api_error(L, "redis.setresp() requires one argument.");
   int r = (int)lua_tonumber(L, 1);
-  if (r != 2 && r != 3) return luaL_error(L, "RESP version must be 2 or 3.");
+  if (r != 2 && r != 3) return api_error(L, "RESP version must be 2 or 3.");
   vm->resp = r;
   return 0;
 }
 
 static int l_set_repl(lua_State *L) {
   VM *vm = vm_of(L);
-  if (lua_gettop(L) != 1) return luaL_error(L, "redis.set_repl() requires one argument.");
+  if (lua_gettop(L) != 1) return api_error(L, "redis.set_repl() requires one argument.");
   int flags = (int)lua_tonumber(L, 1);
-  if (flags < 0 || flags > 3) return luaL_error(L, "Invalid replication flags. Use REPL_AOF, REPL_REPLICA, REPL_ALL or REPL_NONE.");
+  if (flags < 0 || flags > 3) return api_error(L, "Invalid replication flags. Use REPL_AOF, REPL_REPLICA, REPL_ALL or REPL_NONE.");
   napi_handle_scope scope; napi_open_handle_scope(vm->env, &scope);
   napi_value a; napi_create_int32(vm->env, flags, &a);
   hook_call(L, H_SETREPL, 1, &a);
@@ -486,31 +499,31 @@ static int l_replicate_commands(lua_State *L) { lua_pushboolean(L, 1); return 1;
 /* redis.register_function(name, fn) or redis.register_function{function_name=, callback=, flags=, description=} */
 static int l_register_function(lua_State *L) {
   VM *vm = vm_of(L);
-  if (!vm->loading) return luaL_error(L, "redis.register_function can only be called on FUNCTION LOAD command");
+  if (!vm->loading) return api_error(L, "redis.register_function can only be called on FUNCTION LOAD command");
   int argc = lua_gettop(L);
   const char *name = NULL; size_t nlen = 0; int fn_idx = 0, flags_idx = 0, desc_idx = 0;
   if (argc == 1 && lua_istable(L, 1)) {
     lua_pushnil(L);
     while (lua_next(L, 1)) {
-      if (lua_type(L, -2) != LUA_TSTRING) return luaL_error(L, "named argument key given to redis.register_function is not a string");
+      if (lua_type(L, -2) != LUA_TSTRING) return api_error(L, "named argument key given to redis.register_function is not a string");
       const char *k = lua_tostring(L, -2);
-      if (strcmp(k, "function_name") == 0) { if (lua_type(L, -1) != LUA_TSTRING) return luaL_error(L, "function_name argument given to redis.register_function must be a string"); }
-      else if (strcmp(k, "callback") == 0) { if (!lua_isfunction(L, -1)) return luaL_error(L, "callback argument given to redis.register_function must be a function"); }
-      else if (strcmp(k, "flags") == 0) { if (!lua_istable(L, -1)) return luaL_error(L, "flags argument to redis.register_function must be a table representing function flags"); }
-      else if (strcmp(k, "description") == 0) { if (lua_type(L, -1) != LUA_TSTRING) return luaL_error(L, "description argument given to redis.register_function must be a string"); }
-      else return luaL_error(L, "unknown argument given to redis.register_function");
+      if (strcmp(k, "function_name") == 0) { if (lua_type(L, -1) != LUA_TSTRING) return api_error(L, "function_name argument given to redis.register_function must be a string"); }
+      else if (strcmp(k, "callback") == 0) { if (!lua_isfunction(L, -1)) return api_error(L, "callback argument given to redis.register_function must be a function"); }
+      else if (strcmp(k, "flags") == 0) { if (!lua_istable(L, -1)) return api_error(L, "flags argument to redis.register_function must be a table representing function flags"); }
+      else if (strcmp(k, "description") == 0) { if (lua_type(L, -1) != LUA_TSTRING) return api_error(L, "description argument given to redis.register_function must be a string"); }
+      else return api_error(L, "unknown argument given to redis.register_function");
       lua_pop(L, 1);
     }
     lua_getfield(L, 1, "function_name"); lua_getfield(L, 1, "callback"); lua_getfield(L, 1, "flags"); lua_getfield(L, 1, "description");
-    if (lua_isnil(L, 2) || lua_isnil(L, 3)) return luaL_error(L, "redis.register_function must get a function name argument");
+    if (lua_isnil(L, 2) || lua_isnil(L, 3)) return api_error(L, "redis.register_function must get a function name argument");
     name = lua_tolstring(L, 2, &nlen); fn_idx = 3;
     flags_idx = lua_isnil(L, 4) ? 0 : 4; desc_idx = lua_isnil(L, 5) ? 0 : 5;
   } else if (argc == 2) {
-    if (lua_type(L, 1) != LUA_TSTRING) return luaL_error(L, "first argument to redis.register_function must be a string");
-    if (!lua_isfunction(L, 2)) return luaL_error(L, "second argument to redis.register_function must be a function");
+    if (lua_type(L, 1) != LUA_TSTRING) return api_error(L, "first argument to redis.register_function must be a string");
+    if (!lua_isfunction(L, 2)) return api_error(L, "second argument to redis.register_function must be a function");
     name = lua_tolstring(L, 1, &nlen); fn_idx = 2;
   } else {
-    return luaL_error(L, "wrong number of arguments to redis.register_function");
+    return api_error(L, "wrong number of arguments to redis.register_function");
   }
   napi_env env = vm->env;
   napi_handle_scope scope; napi_open_handle_scope(env, &scope);
@@ -521,7 +534,7 @@ static int l_register_function(lua_State *L) {
     for (int i = 1;; i++) {
       lua_rawgeti(L, flags_idx, i);
       if (lua_isnil(L, -1)) { lua_pop(L, 1); break; }
-      if (lua_type(L, -1) != LUA_TSTRING) { lua_pop(L, 1); napi_close_handle_scope(env, scope); return luaL_error(L, "unknown flag given"); }
+      if (lua_type(L, -1) != LUA_TSTRING) { lua_pop(L, 1); napi_close_handle_scope(env, scope); return api_error(L, "unknown flag given"); }
       napi_value s; napi_create_string_latin1(env, lua_tostring(L, -1), NAPI_AUTO_LENGTH, &s);
       napi_set_element(env, args[1], i - 1, s);
       lua_pop(L, 1);
@@ -541,7 +554,7 @@ static int l_register_function(lua_State *L) {
     if (t == napi_string) { size_t l; napi_get_value_string_latin1(env, result, errbuf, sizeof errbuf, &l); }
   }
   napi_close_handle_scope(env, scope);
-  if (errbuf[0]) return luaL_error(L, "%s", errbuf);
+  if (errbuf[0]) return api_error(L, "%s", errbuf);
   /* pending[name] = fn */
   lua_getfield(L, LUA_REGISTRYINDEX, "__sonic_pending");
   lua_pushlstring(L, name, nlen);
@@ -717,6 +730,7 @@ static napi_value js_compile(napi_env env, napi_callback_info info) {
       vm->may_yield = 0;
       lua_sethook(L, NULL, 0, 0);
       if (lua_pcall(L, 0, 0, 0) != 0) {
+        if (lua_istable(L, -1)) { rawfield(L, -1, "err"); lua_remove(L, -2); }
         const char *e = lua_tostring(L, -1);
         napi_create_string_latin1(env, e ? e : "unknown error", NAPI_AUTO_LENGTH, &ret);
         lua_pop(L, 1);

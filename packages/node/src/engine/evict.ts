@@ -43,8 +43,8 @@ interface Candidate {
  *
  * LRU, LFU and TTL policies sample `maxmemory-samples` keys per database into a pool of
  * the 16 best candidates kept across calls, and evict the best; random policies pick a
- * key at random. Keys are sampled through persistent cursors over the main dict or the
- * expires dict (no per-key memory), advancing a random 0..3 extra steps between samples.
+ * key at random. Keys are sampled uniformly from the database's access table (Db.meta);
+ * keys with a TTL likewise, or through a cursor over the expires dict when they are few.
  *
  * Pure: the memory figure and the high-resolution clock come in as functions.
  */
@@ -199,31 +199,36 @@ export class Evictor {
     return Math.floor(this.ks.env.random() * 4);
   }
 
-  /** Up to n keys of the main dict from the database's persistent cursor. */
+  /** Up to n keys of the database, uniformly at random (the access table, O(1) each). */
   sampleKeys(db: Db, n: number): string[] {
     const out: string[] = [];
-    const size = db.dict.size;
-    if (size === 0) return out;
-    const want = Math.min(n, size);
-    for (let steps = 0; out.length < want && steps < want * 8 + 8; steps++) {
-      if (db.evictCursor === null) db.evictCursor = db.dict.keys();
-      let r = db.evictCursor.next();
-      for (let k = this.skip(); k > 0 && !r.done && size > want * 4; k--) r = db.evictCursor.next();
-      if (r.done) {
-        db.evictCursor = null;
-        continue;
-      }
-      out.push(r.value);
+    const want = Math.min(n, db.meta.size);
+    for (let i = 0; i < want; i++) {
+      const k = db.meta.randomKey(this.ks.env.random());
+      if (k !== undefined) out.push(k);
     }
     return out;
   }
 
-  /** Up to n [key, expiry] pairs of the expires dict from the database's persistent cursor. */
+  /**
+   * Up to n [key, expiry] pairs of keys with a TTL. When they are at least an eighth of
+   * the keys, random keys filtered by having a TTL (uniform); else a persistent cursor
+   * over the expires dict with random steps (no per-key memory for the rarer case).
+   */
   sampleTtl(db: Db, n: number): [string, number][] {
     const out: [string, number][] = [];
     const size = db.expires.size;
     if (size === 0) return out;
     const want = Math.min(n, size);
+    if (size * 8 >= db.meta.size) {
+      for (let tries = 0; out.length < want && tries < want * 32; tries++) {
+        const k = db.meta.randomKey(this.ks.env.random());
+        if (k === undefined) break;
+        const when = db.expires.get(k);
+        if (when !== undefined) out.push([k, when]);
+      }
+      if (out.length > 0) return out;
+    }
     for (let steps = 0; out.length < want && steps < want * 8 + 8; steps++) {
       if (db.evictTtlCursor === null) db.evictTtlCursor = db.expires.entries();
       let r = db.evictTtlCursor.next();

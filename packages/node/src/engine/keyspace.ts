@@ -1,6 +1,6 @@
 import type { Value } from './values.js';
 import { CursorTable } from './scan.js';
-import { accountValue, accountedBytes, valueBytes, stringBytes, KEY_OVERHEAD, EXPIRE_ENTRY, lruClock, lfuNew, lfuTouch, type SizedValue } from './memory.js';
+import { accountValue, accountedBytes, valueBytes, stringBytes, KEY_OVERHEAD, EXPIRE_ENTRY, lruClock, lfuNew, lfuTouch, AccessTable, type SizedValue } from './memory.js';
 
 /** What the engine needs from the outside world: time and randomness, injected. */
 export interface EngineEnv {
@@ -48,9 +48,9 @@ export class Db {
   private sampleCursor: IterableIterator<string> | null = null;
   /**
    * Per-key LRU/LFU metadata (engine/memory.ts): an LRU clock, or LFU minutes and
-   * counter. A small integer per key, stored inline in the Map.
+   * counter, with O(1) uniform random sampling of keys (memory.ts AccessTable).
    */
-  meta = new Map<string, number>();
+  meta = new AccessTable();
   /** Bytes of this database's keys, values and TTLs, by the memory model (engine/memory.ts). */
   used = 0;
   /** Persistent sampling cursors of the eviction (engine/evict.ts). */

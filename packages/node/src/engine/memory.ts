@@ -20,8 +20,11 @@ export const MAP_ENTRY = 37;
 export const SET_ENTRY = 27;
 export const HEAP_NUMBER = 16;
 
-/** A key's fixed cost: its entry in the main dict and in the LRU/LFU metadata map. */
-export const KEY_OVERHEAD = 2 * MAP_ENTRY;
+/**
+ * A key's fixed cost: its entry in the main dict, and in the access table (a Map entry,
+ * an array slot and 4 bytes of metadata, see AccessTable).
+ */
+export const KEY_OVERHEAD = 2 * MAP_ENTRY + 8 + 4;
 /** A TTL: its entry in the expires map, whose value is a boxed double. */
 export const EXPIRE_ENTRY = MAP_ENTRY + HEAP_NUMBER;
 
@@ -160,4 +163,75 @@ export function lfuTouch(meta: number, nowMs: number, logFactor: number, decayTi
 
 export function lfuNew(nowMs: number): number {
   return (lfuMinutes(nowMs) << 8) | LFU_INIT_VAL;
+}
+
+/**
+ * Per-key access metadata with O(1) uniform random sampling: key → slot in a Map, the
+ * keys in a dense array by slot, the metadata in an Int32Array by slot. Deleting moves
+ * the last slot into the hole. Costs a Map entry, an array slot and 4 bytes per key, and
+ * gives eviction a truly random sample, as Redis's dictGetSomeKeys does, whatever the
+ * insertion order of hot and cold keys.
+ */
+export class AccessTable {
+  private readonly slot = new Map<string, number>();
+  private keys: string[] = [];
+  private data = new Int32Array(16);
+
+  get size(): number {
+    return this.keys.length;
+  }
+
+  has(key: string): boolean {
+    return this.slot.has(key);
+  }
+
+  get(key: string): number | undefined {
+    const i = this.slot.get(key);
+    return i === undefined ? undefined : this.data[i];
+  }
+
+  /** Sets a key's metadata, adding the key when new. */
+  set(key: string, v: number): void {
+    const i = this.slot.get(key);
+    if (i !== undefined) {
+      this.data[i] = v;
+      return;
+    }
+    const n = this.keys.length;
+    if (n === this.data.length) {
+      const next = new Int32Array(n * 2);
+      next.set(this.data);
+      this.data = next;
+    }
+    this.keys.push(key);
+    this.data[n] = v;
+    this.slot.set(key, n);
+  }
+
+  delete(key: string): boolean {
+    const i = this.slot.get(key);
+    if (i === undefined) return false;
+    this.slot.delete(key);
+    const last = this.keys.length - 1;
+    const lastKey = this.keys.pop()!;
+    if (i !== last) {
+      this.keys[i] = lastKey;
+      this.data[i] = this.data[last]!;
+      this.slot.set(lastKey, i);
+    }
+    if (this.data.length > 64 && last < this.data.length / 4) this.data = this.data.slice(0, this.data.length / 2);
+    return true;
+  }
+
+  clear(): void {
+    this.slot.clear();
+    this.keys = [];
+    this.data = new Int32Array(16);
+  }
+
+  /** A uniformly random key, or undefined when empty. `r` is uniform in [0, 1). */
+  randomKey(r: number): string | undefined {
+    const n = this.keys.length;
+    return n === 0 ? undefined : this.keys[Math.floor(r * n)];
+  }
 }

@@ -54,7 +54,11 @@ export function loadLua(): LuaAddon {
   const bin = join(nativeDir, 'build', 'sonic_lua.node');
   const built = existsSync(bin) ? statSync(bin).mtimeMs : 0;
   if (['sonic_lua.c', 'libs.c'].some((f) => statSync(join(nativeDir, f)).mtimeMs > built)) {
-    execFileSync(process.execPath, [join(nativeDir, 'build.mjs')], { stdio: ['ignore', 'ignore', 'inherit'] });
+    try {
+      execFileSync(process.execPath, [join(nativeDir, 'build.mjs'), '--strict'], { stdio: ['ignore', 'ignore', 'pipe'] });
+    } catch {
+      throw new Error('Lua scripting is unavailable on this node: its addon could not be built (apt-get install liblua5.1-0-dev lua-cjson-dev lua-bitop-dev, then npm rebuild)');
+    }
   }
   const require = createRequire(import.meta.url);
   addon = require(bin) as LuaAddon;

@@ -81,7 +81,8 @@ export class Db {
     if (this.expires.size === 0) return false;
     const when = this.expires.get(key);
     if (when === undefined || when > this.ks.env.now()) return false;
-    if (!this.ks.expireKeys) return true;
+    // A replica's primary stream sees expired keys as present (its DEL removes them).
+    if (!this.ks.expireKeys) return !this.ks.replayingPrimary;
     this.deleteExpired(key);
     return true;
   }
@@ -329,6 +330,8 @@ export class Keyspace {
   dirty = 0;
   /** False on a replica: keys expire only by the primary's DEL. */
   expireKeys = true;
+  /** Set while a replica runs its primary's commands: expired keys still exist for them. */
+  replayingPrimary = false;
   /** Open SCAN/HSCAN/SSCAN/ZSCAN cursors. */
   readonly cursors = new CursorTable();
   readonly stats: KeyspaceStats = { keyspaceHits: 0, keyspaceMisses: 0, expiredKeys: 0, evictedKeys: 0 };

@@ -3,14 +3,14 @@
  * built the way Redis builds its own (so a Sonic node and a redis-server holding the
  * same data answer the same digest, which the tests check):
  *
- * - mix(d, bytes) replaces d by SHA1(d ‖ bytes): order-dependent;
+ * - mix(d, bytes) replaces d by SHA1(d xor SHA1(bytes)): order-dependent;
  * - xor(d, bytes) xors SHA1(bytes) into d: order-independent.
  * - per key: d = mix(0, key), then the value digest (type as a big-endian u32 mixed in,
  *   then per type: string mixed; list elements mixed in order; set members xored; hash
  *   fields xored as mix(mix(0, field), value); sorted-set members xored as
  *   mix(mix(0, member), score as %.17g)), and "!!expire!!" xored when the key has a TTL;
- *   every key's digest is xored into the dataset digest, after mixing each non-empty
- *   database's id (big-endian u32).
+ *   every key's digest is xored (as above: its SHA-1) into the dataset digest, after
+ *   mixing each non-empty database's id (big-endian u32).
  *
  * An empty dataset digests to forty zeros.
  */
@@ -28,10 +28,8 @@ const ZERO = Buffer.alloc(20);
 const EXPIRE_MARK = Buffer.from('!!expire!!', 'latin1');
 
 function mix(d: Buffer, data: Buffer | string): void {
-  const h = createHash('sha1');
-  h.update(d);
-  h.update(typeof data === 'string' ? Buffer.from(data, 'latin1') : data);
-  h.digest().copy(d);
+  xorInto(d, data);
+  createHash('sha1').update(d).digest().copy(d);
 }
 
 function xorInto(d: Buffer, data: Buffer | string): void {
@@ -41,9 +39,6 @@ function xorInto(d: Buffer, data: Buffer | string): void {
   for (let i = 0; i < 20; i++) d[i]! ^= x[i]!;
 }
 
-function xorDigest(d: Buffer, other: Buffer): void {
-  for (let i = 0; i < 20; i++) d[i]! ^= other[i]!;
-}
 
 function u32(n: number): Buffer {
   const b = Buffer.alloc(4);
@@ -85,7 +80,7 @@ function valueDigest(d: Buffer, v: Value, hasTtl: boolean): void {
           const e = Buffer.alloc(20);
           mix(e, f);
           mix(e, val);
-          xorDigest(d, e);
+          xorInto(d, e);
         }
         break;
       case Kind.ZSet:
@@ -93,7 +88,7 @@ function valueDigest(d: Buffer, v: Value, hasTtl: boolean): void {
           const e = Buffer.alloc(20);
           mix(e, m);
           mix(e, g17(score));
-          xorDigest(d, e);
+          xorInto(d, e);
         }
         break;
       default:
@@ -115,7 +110,7 @@ export function datasetDigest(ks: Keyspace): string {
       const d = Buffer.alloc(20);
       mix(d, key);
       valueDigest(d, v, db.expires.has(key));
-      xorDigest(final, d);
+      xorInto(final, d);
     }
   }
   return final.toString('hex');

@@ -46,6 +46,8 @@ export class ReplicaLink {
     readonly host: string,
     readonly port: number,
     private readonly log: Logger,
+    /** The primary's bus port when known (replicaof host:port@bus); else asked or client port + 10000. */
+    private readonly knownBusPort = 0,
   ) {}
 
   start(): void {
@@ -88,16 +90,18 @@ export class ReplicaLink {
     this.state = 'connecting';
     this.attempt++;
     const cfg = this.repl.server.config;
-    let busPort = this.port + 10000;
-    try {
-      const learned = await askBusPort(this.host, this.port, cfg.get('masterauth'), cfg.get('masteruser'));
-      if (learned > 0) busPort = learned;
-    } catch (err) {
-      if (this.attempt === 1 || this.attempt % 10 === 0)
-        this.log.warn({ host: this.host, port: this.port, err: (err as Error).message }, `Error condition on socket for SYNC: ${(err as Error).message}`);
-      this.state = 'connect';
-      this.scheduleReconnect();
-      return;
+    let busPort = this.knownBusPort > 0 ? this.knownBusPort : this.port + 10000;
+    if (this.knownBusPort === 0) {
+      try {
+        const learned = await askBusPort(this.host, this.port, cfg.get('masterauth'), cfg.get('masteruser'));
+        if (learned > 0) busPort = learned;
+      } catch (err) {
+        if (this.attempt === 1 || this.attempt % 10 === 0)
+          this.log.warn({ host: this.host, port: this.port, err: (err as Error).message }, `Error condition on socket for SYNC: ${(err as Error).message}`);
+        this.state = 'connect';
+        this.scheduleReconnect();
+        return;
+      }
     }
     if (this.stopped) return;
     const Ctor = replicationPb.ReplicationClient;
@@ -239,7 +243,13 @@ export class ReplicaLink {
     repl.feed(buf);
     const c = this.masterClient!;
     c.parser.push(buf);
-    repl.server.processInput(c);
+    const ks = repl.server.keyspace;
+    ks.replayingPrimary = true;
+    try {
+      repl.server.processInput(c);
+    } finally {
+      ks.replayingPrimary = false;
+    }
     this.scheduleAck();
   }
 
@@ -303,6 +313,10 @@ function askBusPort(host: string, port: number, pass: string, user: string): Pro
       if (replies.length >= expected) {
         clearTimeout(timer);
         s.destroy();
+        if (pass !== '' && replies[0] instanceof Error) {
+          reject(new Error(`Unable to AUTH to MASTER: ${replies[0].message}`));
+          return;
+        }
         const r = replies[expected - 1];
         if (Array.isArray(r) && r.length === 2) resolve(Number(String(r[1])) || 0);
         else resolve(0);

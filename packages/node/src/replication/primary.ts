@@ -205,7 +205,9 @@ export class ReplicaConn {
       this.log.info({ replica: `${this.ip}:${this.port}`, reason }, `Connection with replica ${this.ip}:${this.port} lost (${reason})`);
     if (endStream) {
       try {
-        this.call.end();
+        // A dropped replica must not get what was still queued for it: abort, not end.
+        if (reason === 'timeout' || reason === 'output buffer limit') this.call.destroy();
+        else this.call.end();
       } catch {
         // already closed
       }

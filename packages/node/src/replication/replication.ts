@@ -82,7 +82,7 @@ export class Replication {
     if (replicaof !== '') {
       const hp = parseHostPort(replicaof);
       if (hp === null) this.log.error({ replicaof }, 'replicaof: expected "host port" or "host:port"; starting as a primary');
-      else this.replicaOf(hp.host, hp.port);
+      else this.replicaOf(hp.host, hp.port, hp.busPort);
     }
   }
 
@@ -229,6 +229,7 @@ export class Replication {
       if (cfg.get('repl-sync-mode') === 'sync' && c.socket !== null && c.multi === null && (spec.isWrite || spec.name === 'exec' || spec.flags.has('may_replicate'))) {
         // Replies before this write go out now; this one is held until a replica has it.
         this.server.flush(c);
+        this.ensureBacklog();
         this.offsetBefore = this.offset;
       }
       return null;
@@ -270,7 +271,7 @@ export class Replication {
   // ------------------------------------------------------------------ roles
 
   /** REPLICAOF host port: follow a primary (its client port). */
-  replicaOf(host: string, port: number): void {
+  replicaOf(host: string, port: number, busPort = 0): void {
     if (this.role === 'slave' && this.masterHost === host && this.masterPort === port) return;
     this.link?.stop();
     this.flushPending();
@@ -282,7 +283,7 @@ export class Replication {
     // Clients waiting for acks of this (no longer primary) history get their answer now.
     for (const c of [...this.waiting]) this.release(c, c.replWait!.held !== null);
     this.log.info({ host, port }, `Connecting to MASTER ${host}:${port}`);
-    this.link = new ReplicaLink(this, host, port, this.log);
+    this.link = new ReplicaLink(this, host, port, this.log, busPort);
     this.link.start();
   }
 
@@ -413,9 +414,16 @@ export class Replication {
   }
 }
 
-/** Parses "host port" or "host:port". */
-export function parseHostPort(s: string): { host: string; port: number } | null {
-  const t = s.trim();
+/** Parses "host port" or "host:port", either optionally followed by "@busport". */
+export function parseHostPort(s: string): { host: string; port: number; busPort: number } | null {
+  let t = s.trim();
+  let busPort = 0;
+  const at = /@(\d+)$/.exec(t);
+  if (at) {
+    busPort = Number(at[1]);
+    t = t.slice(0, at.index);
+    if (busPort < 1 || busPort > 65535) return null;
+  }
   let host: string;
   let port: string;
   const sp = t.split(/\s+/);
@@ -427,5 +435,5 @@ export function parseHostPort(s: string): { host: string; port: number } | null 
     port = t.slice(i + 1);
   }
   if (!/^\d+$/.test(port) || Number(port) < 1 || Number(port) > 65535) return null;
-  return { host: host.replace(/^\[(.*)\]$/, '$1'), port: Number(port) };
+  return { host: host.replace(/^\[(.*)\]$/, '$1'), port: Number(port), busPort };
 }

@@ -1247,14 +1247,15 @@ function xinfoStream(c: Client, argv: string[]): void {
   let full = false;
   let count = 10;
   if (argv.length > 3) {
+    const shape = `ERR unknown subcommand or wrong number of arguments for '${argv[1]}'. Try XINFO HELP.`;
     if (argv[3]!.toLowerCase() !== 'full' || (argv.length !== 4 && argv.length !== 6)) {
-      c.reply.error(Err.syntax);
+      c.reply.error(shape);
       return;
     }
     full = true;
     if (argv.length === 6) {
       if (argv[4]!.toLowerCase() !== 'count') {
-        c.reply.error(Err.syntax);
+        c.reply.error(shape);
         return;
       }
       const n = parseLL(c, argv[5]!);

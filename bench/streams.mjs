@@ -1,0 +1,66 @@
+#!/usr/bin/env node
+// Stream throughput: Sonic against Debian's redis-server, same machine, same run.
+//
+// Per round and server: FLUSHALL, XGROUP CREATE (MKSTREAM), then redis-benchmark runs
+// `XADD bench:s * f v` (N requests, which also fills the stream), then
+// `XREADGROUP GROUP g c COUNT 1 STREAMS bench:s >` (N requests: each delivers one new
+// entry and records it as pending), then `XRANGE bench:s - + COUNT 10`. Servers
+// alternate going first; the median over rounds and the ratio Sonic/Redis are printed.
+//
+//   node bench/streams.mjs [--requests N] [--clients N] [--rounds N] [--pipeline P]
+
+import { command, fmtInt, killAll, median, parseArgs, run, startRedis, startSonic, table } from './lib.mjs';
+
+const opts = { requests: 100000, clients: 50, rounds: 3, pipeline: 1, ...parseArgs(process.argv.slice(2), { requests: 'int', clients: 'int', rounds: 'int', pipeline: 'int' }) };
+
+const TESTS = [
+  { name: 'XADD', args: ['XADD', 'bench:s', '*', 'f', 'v'] },
+  { name: 'XREADGROUP >', args: ['XREADGROUP', 'GROUP', 'g', 'c', 'COUNT', '1', 'STREAMS', 'bench:s', '>'] },
+  { name: 'XRANGE COUNT 10', args: ['XRANGE', 'bench:s', '-', '+', 'COUNT', '10'] },
+];
+
+async function bench(port, args) {
+  const r = await run(
+    'redis-benchmark',
+    ['-h', '127.0.0.1', '-p', String(port), '-n', String(opts.requests), '-c', String(opts.clients), '-P', String(opts.pipeline), '-q', ...args],
+    { timeoutMs: 300000 },
+  );
+  const m = /([\d.]+) requests per second/.exec(r.stdout.replace(/\r/g, '\n'));
+  if (!m) throw new Error(`redis-benchmark gave no result: ${r.stdout} ${r.stderr}`);
+  return Number(m[1]);
+}
+
+async function round(server) {
+  await command(server.port, ['FLUSHALL']);
+  await command(server.port, ['XGROUP', 'CREATE', 'bench:s', 'g', '$', 'MKSTREAM']);
+  const out = {};
+  for (const t of TESTS) out[t.name] = await bench(server.port, t.args);
+  const len = await command(server.port, ['XLEN', 'bench:s']);
+  if (!len.startsWith(`:${opts.requests}`)) throw new Error(`${server.name}: XLEN after the run is ${len.trim()}`);
+  return out;
+}
+
+const results = { sonic: {}, redis: {} };
+let sonic;
+let redis;
+try {
+  [sonic, redis] = await Promise.all([startSonic(), startRedis()]);
+  for (let i = 0; i < opts.rounds; i++) {
+    const order = i % 2 === 0 ? [sonic, redis] : [redis, sonic];
+    for (const s of order) {
+      const r = await round(s);
+      for (const [k, v] of Object.entries(r)) (results[s.name][k] ??= []).push(v);
+    }
+  }
+  const rows = [['test', 'sonic req/s', 'redis req/s', 'sonic/redis']];
+  for (const t of TESTS) {
+    const a = median(results.sonic[t.name]);
+    const b = median(results.redis[t.name]);
+    rows.push([t.name, fmtInt(a), fmtInt(b), (a / b).toFixed(2)]);
+  }
+  console.log(`streams: ${opts.requests} requests, ${opts.clients} clients, pipeline ${opts.pipeline}, median of ${opts.rounds} rounds`);
+  console.log(table(rows));
+} finally {
+  await Promise.all([sonic?.stop(), redis?.stop()]);
+  killAll();
+}

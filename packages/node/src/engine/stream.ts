@@ -370,8 +370,30 @@ export function lpElementSize(s: string): number {
   return l + (l <= 127 ? 1 : l < 16383 ? 2 : l < 2097151 ? 3 : l < 268435455 ? 4 : 5);
 }
 
+/** V8 bytes of a one-byte string (as the memory model counts them). */
+function strBytes(x: string): number {
+  const n = x.length;
+  return n <= 1 ? 0 : 16 + ((n + 7) & ~7);
+}
+
+/** Model sizes (bytes): an entry (ID string, field array, chunk slots), a pending entry, a group, a consumer. */
+const ENTRY_BYTES = 96;
+const FIELD_SLOT = 8;
+const NACK_BYTES = 112;
+const GROUP_BYTES = 320;
+const CONSUMER_BYTES = 200;
+const STREAM_BASE = 200;
+
+function entryBytes(fields: string[]): number {
+  let b = ENTRY_BYTES + fields.length * FIELD_SLOT;
+  for (let i = 0; i < fields.length; i++) b += strBytes(fields[i]!);
+  return b;
+}
+
 export class StreamValue implements RObject {
   readonly kind = Kind.Stream;
+  /** Model bytes of the entries, kept up to date by append/deleteEntry/trim. */
+  private entryBytes = 0;
   /** Entries: ID → flat [field, value, field, value ...]. */
   entries = new IdMap<string[]>();
   lastId: StreamId = MIN_ID;
@@ -400,13 +422,22 @@ export class StreamValue implements RObject {
       else if (nodeMaxEntries > 0 && tail.added >= nodeMaxEntries) fresh = true;
     }
     this.entries.append(id, fields, fresh, fresh ? bytes + 2 * fields.length + 16 : bytes);
+    this.entryBytes += entryBytes(fields);
     this.lastId = id;
     this.entriesAdded++;
   }
 
+  /** Appends an entry read from RDB (a new chunk for each listpack node); lastId and counters are set by the loader. */
+  appendLoaded(id: StreamId, fields: string[], newChunk: boolean): void {
+    this.entries.append(id, fields, newChunk);
+    this.entryBytes += entryBytes(fields);
+  }
+
   /** Deletes one entry (XDEL); returns whether it existed. */
   deleteEntry(id: StreamId): boolean {
-    if (this.entries.delete(id) === undefined) return false;
+    const f = this.entries.delete(id);
+    if (f === undefined) return false;
+    this.entryBytes -= entryBytes(f);
     if (id > this.maxDeletedId) this.maxDeletedId = id;
     return true;
   }
@@ -425,6 +456,7 @@ export class StreamValue implements RObject {
       if (limit > 0 && deleted + n > limit) break;
       const whole = minId === null ? e.size - n >= maxLen : c.ids[n - 1]! < minId;
       if (whole) {
+        for (const f of c.vals) this.entryBytes -= entryBytes(f);
         deleted += e.dropFirstChunk();
         continue;
       }
@@ -434,6 +466,7 @@ export class StreamValue implements RObject {
       if (minId === null) k = e.size - maxLen;
       else while (k < n && c.ids[k]! < minId) k++;
       if (k > 0) {
+        for (let i = 0; i < k; i++) this.entryBytes -= entryBytes(c.vals[i]!);
         c.ids.splice(0, k);
         c.vals.splice(0, k);
         e.size -= k;
@@ -485,11 +518,20 @@ export class StreamValue implements RObject {
     return [...this.groups.values()].sort((a, b) => (a.name < b.name ? -1 : a.name > b.name ? 1 : 0));
   }
 
+  /** Bytes for the memory model: entries kept incrementally, plus groups (O(number of groups)). */
+  memoryBytes(): number {
+    let b = STREAM_BASE + this.entryBytes;
+    if (this.groups !== null)
+      for (const g of this.groups.values()) b += GROUP_BYTES + strBytes(g.name) + g.pel.size * NACK_BYTES + g.consumers.size * CONSUMER_BYTES;
+    return b;
+  }
+
   /** A deep copy (COPY). */
   copy(): StreamValue {
     const s = new StreamValue();
     for (const c of this.entries.chunks) s.entries.chunks.push({ ids: [...c.ids], vals: c.vals.map((v) => [...v]), added: c.added, bytes: c.bytes });
     s.entries.size = this.entries.size;
+    s.entryBytes = this.entryBytes;
     s.lastId = this.lastId;
     s.maxDeletedId = this.maxDeletedId;
     s.entriesAdded = this.entriesAdded;

@@ -243,7 +243,8 @@ export function readStream(r: RdbReader, v2: boolean): StreamValue {
     const master = key.latin1Slice(0, 16);
     const mMs = big(idPart(master, 0));
     const mSeq = big(idPart(master, 8));
-    const e = listpackEntries(r.stringBuf());
+    const lpBuf = r.stringBuf();
+    const e = listpackEntries(lpBuf);
     if (e.length === 0) bad('empty listpack inside stream');
     let p = 0;
     const next = (): string => {
@@ -281,11 +282,17 @@ export function readStream(r: RdbReader, v2: boolean): StreamValue {
       if (flags & FLAG_DELETED) continue;
       const id = makeId(ms, seq);
       if (lastAppended !== null && id <= lastAppended) bad('stream IDs out of order');
-      s.entries.append(id, fields, fresh);
+      s.appendLoaded(id, fields, fresh);
       fresh = false;
       lastAppended = id;
     }
     if (seen !== count + deleted) bad('stream node entry count mismatch');
+    if (!fresh) {
+      // The node's fill as Redis sees it, so later XADDs open new nodes where it would.
+      const chunk = s.entries.chunks[s.entries.chunks.length - 1]!;
+      chunk.bytes = lpBuf.length;
+      chunk.added = seen;
+    }
   }
   const length = readSafe(r);
   if (length !== s.entries.size) bad('stream length mismatch');

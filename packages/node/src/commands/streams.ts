@@ -305,7 +305,7 @@ function xaddCommand(c: Client, argv: string[]): void {
   else c.db.modified(key);
   const idStr = formatId(id);
   c.reply.bulk(idStr);
-  if (given === null || given.seqAuto || t.approx) {
+  if ((given === null || given.seqAuto || t.approx) && c.server.keyspace.hasPropagationListeners) {
     const p = ['XADD', key];
     if (opts.nomkstream) p.push('NOMKSTREAM');
     p.push(...exactTrimArgs(s, t), idStr, ...fields);

@@ -35,11 +35,11 @@ export const SET_BASE = 224;
 export const SET_MEMBER = SET_ENTRY;
 /** SetValue's random-access index once built: a Map entry and an array slot per member. */
 export const SET_INDEXED = MAP_ENTRY + 8;
-export const LIST_BASE = 96;
+export const LIST_BASE = 184;
 export const LIST_SLOT = 8;
 export const ZSET_BASE = 400;
 /** Skiplist node (object + boxed score + amortised level arrays) and dict entry with boxed score. */
-export const ZSET_MEMBER = 170;
+export const ZSET_MEMBER = 186;
 /** A value type the model does not know (a stream before it reports its size). */
 export const UNKNOWN_VALUE = 256;
 

@@ -11,7 +11,7 @@ import { mkdtempSync, readFileSync, writeFileSync, existsSync, rmSync } from 'no
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { spawnSync } from 'node:child_process';
-import { SONIC, startRedis, startSonic, stopAll, type Proc } from './harness.js';
+import { RawConn, SONIC, startRedis, startSonic, stopAll, type Proc } from './harness.js';
 
 afterAll(async () => {
   await stopAll();
@@ -210,6 +210,38 @@ describe('RDB round trips with redis-server 7.0', () => {
     expect(seen).toBe(N);
     rc.disconnect();
   }, 60_000);
+});
+
+describe('loading at start', () => {
+  it('answers LOADING (and INFO loading:1 with progress) while a large RDB loads', async () => {
+    const dir = tmp();
+    const redis = await startRedis(['--dir', dir, '--enable-debug-command', 'yes']);
+    const rc = client(redis);
+    await rc.call('DEBUG', 'POPULATE', '1000000');
+    await rc.save();
+    rc.disconnect();
+    await redis.stop();
+    const sonic = await startSonic(['--dir', dir]);
+    const raw = await RawConn.open(sonic.port);
+    let loadingSeen = false;
+    let infoSeen = '';
+    for (let i = 0; i < 2000; i++) {
+      const v = await raw.call('PING');
+      if (v instanceof Error || (typeof v === 'object' && v !== null && 'message' in (v as object))) {
+        expect(String((v as Error).message)).toMatch(/^LOADING/);
+        loadingSeen = true;
+        if (infoSeen === '') infoSeen = String(await raw.call('INFO', 'persistence'));
+        continue;
+      }
+      break;
+    }
+    expect(loadingSeen).toBe(true);
+    expect(infoSeen).toContain('loading:1');
+    expect(infoSeen).toMatch(/loading_loaded_perc:/);
+    expect(await raw.call('DBSIZE')).toBe(1000000);
+    raw.close();
+    await sonic.stop();
+  }, 30_000);
 });
 
 describe('RDB failures', () => {

@@ -266,7 +266,8 @@ export function startSnapshot(ks: Keyspace, opts: SnapshotOptions): SnapshotHand
     const st: DbState = {
       db,
       status: size === 0 ? 'done' : 'pending',
-      parts: Math.min(MAX_PARTS, Math.max(1, Math.ceil(size / PART_TARGET))),
+      // A synchronous save sees no writes: one pass, nothing to track.
+      parts: opts.sync ? 1 : Math.min(MAX_PARTS, Math.max(1, Math.ceil(size / PART_TARGET))),
       pass: 0,
       it: null,
       visited: new Set(),
@@ -406,7 +407,7 @@ export function startSnapshot(ks: Keyspace, opts: SnapshotOptions): SnapshotHand
         if (parts !== 1 && keyHash(k) % parts !== pass) continue;
         if (st.skip.has(k)) continue;
         emit(st, k, v, dbExp.size > 0 ? (dbExp.get(k) ?? -1) : -1);
-        st.visited.add(k);
+        if (!opts.sync) st.visited.add(k);
         if ((++n & 63) === 0 && (performance.now() - t0 >= budget || w.len >= chunkSize)) {
           const tracked = st.skip.size + st.visited.size;
           if (tracked > peakTracked) peakTracked = tracked;

@@ -8,3 +8,6 @@ export * from './commands/table.js';
 export * from './errors.js';
 /** Generated from proto/sonic/v1/replication.proto (do not edit; `npm run proto`). */
 export * as replicationPb from './gen/sonic/v1/replication.js';
+/** Generated from proto/sonic/v1/control.proto and raft.proto (do not edit; `npm run proto`). */
+export * as controlPb from './gen/sonic/v1/control.js';
+export * as raftPb from './gen/sonic/v1/raft.js';

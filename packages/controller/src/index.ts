@@ -1,1 +1,2 @@
 export * from './raft/types.js';
+export * from './raft/raft.js';

@@ -12,7 +12,12 @@
  *        2. send rd.messages,
  *        3. apply rd.committed to the state machine, in order (and rd.snapshot if set),
  *   node.advance(rd)       once all of that is done.
- *   node.compact(index, data)  after the state machine has a snapshot of everything up to index.
+ *   node.compact(index, data)  after the state machine has a snapshot of everything up to index
+ *        (at most the applied index); the next Ready carries it in rd.compaction (persist, don't load).
+ *
+ * ready() may not be called again before advance(rd); tick/step/propose may be called in between.
+ * After a restart, load the state machine from storage's snapshot (if any) before applying rd.committed.
+ * A membership entry's data is the MembershipChange as JSON plus `members`, the resulting voting set.
  *
  * One seed reproduces a run: randomness (election timeouts) comes from the injected `rng`.
  */
@@ -71,6 +76,12 @@ export interface Ready {
   entries: LogEntry[];
   /** A snapshot to persist (and to load into the state machine, when received from the leader). */
   snapshot: Snapshot | null;
+  /**
+   * A snapshot made by compact() from this node's own state machine: persist it and drop the
+   * log entries it covers, but do NOT load it into the state machine (which is already past it).
+   * Storage applies it before `snapshot` and `entries`.
+   */
+  compaction?: Snapshot | null;
   messages: Message[];
   /** Newly committed entries to apply, in index order. */
   committed: LogEntry[];
@@ -96,8 +107,22 @@ export interface RaftConfig {
   rng: () => number;
   /** Most entries per append message. */
   maxEntriesPerMessage?: number;
-  /** Pre-vote (Raft thesis §9.6) keeps a partitioned node from disrupting the cluster on return. */
+  /** Pre-vote (Raft thesis §9.6) keeps a partitioned node from disrupting the cluster on return. Default true. */
   preVote?: boolean;
+  /**
+   * Check quorum (thesis §6.2): a leader steps down after an election timeout without hearing from a
+   * majority, and a follower that heard from a leader within electionTicks ignores vote requests. Default true.
+   */
+  checkQuorum?: boolean;
+  /** Most appends in flight to one follower while replicating (flow control). Default 16. */
+  maxInflight?: number;
+  /** propose() refuses while this many entries are uncommitted. Default 10000. */
+  maxUncommittedEntries?: number;
+  /**
+   * This node joins an existing group: it starts with no configuration (ignores `members`), never
+   * campaigns, and learns the configuration from the leader's log or snapshot once a leader adds it.
+   */
+  join?: boolean;
 }
 
 export interface RaftStatus {

@@ -88,8 +88,11 @@ function track(child: ChildProcess, port: number, dir: string, cleanupDir: boole
 /** Starts `sonic node` with extra flags on a free port; resolves once it accepts connections. */
 export async function startSonic(args: string[] = [], env: NodeJS.ProcessEnv = {}): Promise<Proc> {
   const port = await freePort();
+  // The bus port is picked free too: client port + 10000 may be taken by another suite.
+  let bus = await freePort();
+  while (bus === port) bus = await freePort();
   const dir = mkdtempSync(join(tmpdir(), 'sonic-test-'));
-  const child = spawn(process.execPath, [SONIC, 'node', '--port', String(port), '--dir', dir, ...args], {
+  const child = spawn(process.execPath, [SONIC, 'node', '--port', String(port), '--bus-port', String(bus), '--dir', dir, ...args], {
     env: { ...process.env, SONIC_LOG_LEVEL: 'warn', ...env },
     stdio: ['ignore', 'pipe', 'pipe'],
   });

@@ -285,6 +285,31 @@ export function run(cmd, args, { timeoutMs = 60000, input } = {}) {
   });
 }
 
+// ------------------------------------------------------------------ redis-benchmark
+
+/** The `test` column of redis-benchmark's CSV ("MSET (10 keys)", "LRANGE_100 (...)") → -t name. */
+function testName(csvName) {
+  return csvName.split(' ')[0].toLowerCase();
+}
+
+/** Parses `-q --csv` output: header line, then one line per finished test. */
+export function parseCsv(text) {
+  const out = {};
+  for (const line of text.split('\n')) {
+    const cells = [...line.matchAll(/"([^"]*)"/g)].map((m) => m[1]);
+    if (cells.length < 2 || cells[0] === 'test') continue;
+    const rps = Number(cells[1]);
+    if (!Number.isFinite(rps)) continue;
+    out[testName(cells[0])] = {
+      rps,
+      avgMs: Number(cells[2]),
+      p50Ms: Number(cells[4]),
+      p99Ms: Number(cells[6]),
+    };
+  }
+  return out;
+}
+
 // ------------------------------------------------------------------ statistics and formatting
 
 export function median(xs) {

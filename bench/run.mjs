@@ -20,6 +20,7 @@ import {
   loadavg,
   median,
   parseArgs,
+  parseCsv,
   run,
   startRedis,
   startSonic,
@@ -112,29 +113,6 @@ function parse() {
     redisBenchmark: o.redisBenchmark ?? 'redis-benchmark',
     quick,
   };
-}
-
-/** The `test` column of redis-benchmark's CSV ("MSET (10 keys)", "LRANGE_100 (...)") → -t name. */
-function testName(csvName) {
-  return csvName.split(' ')[0].toLowerCase();
-}
-
-/** Parses `-q --csv` output: header line, then one line per finished test. */
-export function parseCsv(text) {
-  const out = {};
-  for (const line of text.split('\n')) {
-    const cells = [...line.matchAll(/"([^"]*)"/g)].map((m) => m[1]);
-    if (cells.length < 2 || cells[0] === 'test') continue;
-    const rps = Number(cells[1]);
-    if (!Number.isFinite(rps)) continue;
-    out[testName(cells[0])] = {
-      rps,
-      avgMs: Number(cells[2]),
-      p50Ms: Number(cells[4]),
-      p99Ms: Number(cells[6]),
-    };
-  }
-  return out;
 }
 
 /** Which tests Sonic answers without an error reply (others would measure error replies). */

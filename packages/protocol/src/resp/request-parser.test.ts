@@ -317,3 +317,53 @@ describe('RequestParser: malformed input gets Redis\'s errors', () => {
     );
   });
 });
+
+describe('RequestParser: header fast path agrees with the general path', () => {
+  /** Whole input at once, then byte by byte: same commands, same error. */
+  function bothWays(data: Buffer): void {
+    const whole = new RequestParser();
+    const a = feed(whole, [data]);
+    const bytewise = new RequestParser();
+    const b = feed(
+      bytewise,
+      [...data].map((x) => Buffer.from([x])),
+    );
+    expect(b).toEqual(a);
+    expect(bytewise.error).toBe(whole.error);
+  }
+
+  it('headers built from digits, signs, zeros and stray CR/LF', () => {
+    const tok = fc.constantFrom('*', '$', '0', '1', '3', '9', '-', '+', '\r', '\n', '\r\n', 'x', 'GET', '$3\r\nGET\r\n', '*1\r\n', '*2\r\n');
+    fc.assert(
+      fc.property(fc.array(tok, { maxLength: 30 }), (toks) => bothWays(Buffer.from(toks.join(''), 'latin1'))),
+      { numRuns: 3000 },
+    );
+  });
+
+  it('counts and lengths of every width up to 17 digits', () => {
+    for (let digits = 1; digits <= 17; digits++) {
+      for (const first of ['1', '9']) {
+        const n = first + '0'.repeat(digits - 1);
+        bothWays(Buffer.from(`*${n}\r\n`, 'latin1'));
+        bothWays(Buffer.from(`*1\r\n$${n}\r\n`, 'latin1'));
+      }
+    }
+    const r = parseAll('*1\r\n$0\r\n\r\n*1\r\n$16\r\nkey:__rand_int__\r\n');
+    expect(r.cmds).toEqual([[''], ['key:__rand_int__']]);
+  });
+
+  it('command names are reused across commands only when the bytes match', () => {
+    const r = parseAll('*1\r\n$3\r\nSET\r\n*1\r\n$3\r\nset\r\n*1\r\n$3\r\nSET\r\n*1\r\n$3\r\nSEU\r\n*2\r\n$3\r\nSET\r\n$3\r\nSET\r\n');
+    expect(r.cmds).toEqual([['SET'], ['set'], ['SET'], ['SEU'], ['SET', 'SET']]);
+  });
+
+  it('arguments of every short length and beyond come back byte for byte', () => {
+    const args: string[] = [];
+    for (let n = 0; n <= 40; n++) {
+      let s = '';
+      for (let k = 0; k < n; k++) s += String.fromCharCode((n * 37 + k * 101) & 255);
+      args.push(s);
+    }
+    expect(parseAll(encodeCommand(args)).cmds).toEqual([args]);
+  });
+});

@@ -1,9 +1,16 @@
 import './buffer-fast.js';
 import { BIG_ARG, DEFAULT_LIMITS, type RequestLimits } from './limits.js';
+import { latin1, SHORT_STRING } from './latin1.js';
 
 const CR = 13;
 const LF = 10;
 const EMPTY = Buffer.alloc(0);
+/** header(): the buffer ends inside a well-formed header. */
+const NEED_MORE = -1;
+/** header(): not the plain form; take the general path. */
+const SLOW = -2;
+/** Slots of the command-name cache (a power of two). */
+const NAME_SLOTS = 64;
 
 /**
  * Incremental reader of client requests: RESP multibulk arrays and inline commands.
@@ -94,20 +101,33 @@ export class RequestParser {
     // A loop, not recursion: any number of empty lines and empty multibulks (`*0`, `*-1`) are skipped.
     while (this.args === null) {
       const buf = this.buf; // release() may have swapped it
-      if (this.pos >= buf.length) return null;
-      if (buf[this.pos] !== 42 /* '*' */) {
+      const pos = this.pos;
+      if (pos >= buf.length) return null;
+      if (buf[pos] !== 42 /* '*' */) {
         const line = this.inline();
         if (line === null) return null;
         if (line.length > 0) return line;
         continue;
       }
-      const eol = buf.indexOf(LF, this.pos);
-      if (eol < 0) {
-        if (buf.length - this.pos > this.limits.maxInlineLen) this.fail('Protocol error: too big mbulk count string');
-        return null;
+      let n = this.header(pos);
+      let eol: number;
+      if (n >= 0) {
+        eol = this.hdrEnd;
+      } else {
+        if (n === NEED_MORE) return null;
+        eol = buf.indexOf(LF, pos);
+        if (eol < 0) {
+          if (buf.length - pos > this.limits.maxInlineLen) this.fail('Protocol error: too big mbulk count string');
+          return null;
+        }
+        const m = this.parseInt(pos + 1, eol);
+        if (m === null || m > this.limits.maxMultibulkLen) {
+          this.fail('Protocol error: invalid multibulk length');
+          return null;
+        }
+        n = m;
       }
-      const n = this.parseInt(this.pos + 1, eol);
-      if (n === null || n > this.limits.maxMultibulkLen) {
+      if (n > this.limits.maxMultibulkLen) {
         this.fail('Protocol error: invalid multibulk length');
         return null;
       }
@@ -115,34 +135,47 @@ export class RequestParser {
         this.fail('Protocol error: unauthenticated multibulk length');
         return null;
       }
-      this.partial = eol + 1 - this.pos;
+      this.partial = eol + 1 - pos;
       this.pos = eol + 1;
       if (n <= 0) {
         this.partial = 0;
         this.release();
         continue;
       }
-      // Preallocate only small counts: a header alone must not make us allocate much.
-      this.args = n <= 1024 ? new Array<string>(n) : [];
-      this.args.length = 0;
+      this.args = [];
       this.left = n;
     }
     const args = this.args;
     const buf = this.buf;
+    const blen = buf.length;
+    let pos = this.pos;
     while (this.left > 0) {
-      if (this.bulkLen < 0) {
-        if (this.pos >= buf.length) return null;
-        if (buf[this.pos] !== 36 /* '$' */) {
-          this.fail(`Protocol error: expected '$', got '${String.fromCharCode(buf[this.pos]!)}'`);
+      let len = this.bulkLen;
+      if (len < 0) {
+        if (pos >= blen) break;
+        if (buf[pos] !== 36 /* '$' */) {
+          this.fail(`Protocol error: expected '$', got '${String.fromCharCode(buf[pos]!)}'`);
           return null;
         }
-        const eol = buf.indexOf(LF, this.pos);
-        if (eol < 0) {
-          if (buf.length - this.pos > this.limits.maxInlineLen) this.fail('Protocol error: too big bulk count string');
-          return null;
+        len = this.header(pos);
+        let eol: number;
+        if (len >= 0) {
+          eol = this.hdrEnd;
+        } else {
+          if (len === NEED_MORE) break;
+          eol = buf.indexOf(LF, pos);
+          if (eol < 0) {
+            if (blen - pos > this.limits.maxInlineLen) this.fail('Protocol error: too big bulk count string');
+            break;
+          }
+          const m = this.parseInt(pos + 1, eol);
+          if (m === null || m < 0) {
+            this.fail('Protocol error: invalid bulk length');
+            return null;
+          }
+          len = m;
         }
-        const len = this.parseInt(this.pos + 1, eol);
-        if (len === null || len < 0 || len > this.limits.maxBulkLen) {
+        if (len > this.limits.maxBulkLen) {
           this.fail('Protocol error: invalid bulk length');
           return null;
         }
@@ -151,21 +184,85 @@ export class RequestParser {
           return null;
         }
         this.bulkLen = len;
-        this.partial += eol + 1 - this.pos;
-        this.pos = eol + 1;
+        this.partial += eol + 1 - pos;
+        pos = eol + 1;
       }
-      const end = this.pos + this.bulkLen;
-      if (end + 2 > buf.length) return null;
-      args.push(buf.latin1Slice(this.pos, end));
-      this.partial += this.bulkLen + 2;
-      this.pos = end + 2;
+      const end = pos + len;
+      if (end + 2 > blen) break;
+      // argv[0] repeats from command to command: reuse its string (already hashed by
+      // the command table's lookup) when the bytes are the same.
+      args.push(len <= SHORT_STRING ? (args.length === 0 ? this.commandName(buf, pos, end) : latin1(buf, pos, end)) : buf.latin1Slice(pos, end));
+      this.partial += len + 2;
+      pos = end + 2;
       this.bulkLen = -1;
       this.left--;
     }
+    this.pos = pos;
+    if (this.left > 0) return null;
     this.args = null;
     this.partial = 0;
     this.release();
     return args;
+  }
+
+  /** End (the LF) of the header parsed by the last successful `header()`. */
+  private hdrEnd = 0;
+
+  /**
+   * The fast path for a `*n` / `$n` header at `at`: plain decimal digits (no sign, no
+   * leading zero, at most 15 digits) then CRLF. Returns the number (and sets hdrEnd to
+   * the LF), NEED_MORE when the buffer ends inside such a header, or SLOW for anything
+   * else, which the caller hands to the general path (indexOf + parseInt: Redis's exact
+   * rules and error texts).
+   */
+  private header(at: number): number {
+    const buf = this.buf;
+    const blen = buf.length;
+    let i = at + 1;
+    if (i >= blen) return blen - at > this.limits.maxInlineLen ? SLOW : NEED_MORE;
+    let c = buf[i]! - 48;
+    if (c < 0 || c > 9) return SLOW;
+    let n = c;
+    i++;
+    const stop = Math.min(blen, at + 16);
+    for (; i < stop; i++) {
+      c = buf[i]! - 48;
+      if (c < 0 || c > 9) break;
+      if (n === 0) return SLOW; // a leading zero
+      n = n * 10 + c;
+    }
+    if (i + 1 < blen) {
+      if (buf[i] === CR && buf[i + 1] === LF) {
+        this.hdrEnd = i + 1;
+        return n;
+      }
+      return SLOW;
+    }
+    // The buffer ends within the digits or between CR and LF: need more, unless it is
+    // malformed already or unreasonably long (the general path decides).
+    if (i < blen && buf[i] !== CR) return SLOW;
+    if (i - at >= 16) return SLOW;
+    return NEED_MORE;
+  }
+
+  /** Interned command names, by length and first byte: the bytes and their string. */
+  private static names: (Buffer | string)[] = new Array(2 * NAME_SLOTS);
+
+  /** The string of a command name, reused while the same spelling repeats. */
+  private commandName(buf: Buffer, s: number, e: number): string {
+    const len = e - s;
+    const slot = (((buf[s]! | 0x20) * 33 + len) & (NAME_SLOTS - 1)) << 1;
+    const names = RequestParser.names;
+    const bytes = names[slot] as Buffer | undefined;
+    if (bytes !== undefined && bytes.length === len) {
+      let i = 0;
+      while (i < len && bytes[i] === buf[s + i]) i++;
+      if (i === len) return names[slot + 1] as string;
+    }
+    const str = latin1(buf, s, e);
+    names[slot] = Buffer.from(buf.subarray(s, e));
+    names[slot + 1] = str;
+    return str;
   }
 
   private release(): void {

@@ -810,3 +810,76 @@ export const G17_GOLDEN: [string, string][] = [
   ["99348934bddc0343", "698841218229907.12"],
   ["e16fea7eec850743", "827646906551804.12"],
 ];
+
+describe('ReplyWriter hands out views of its scratch buffer, never rewriting one a sink may hold', () => {
+  /** Keeps the chunks it is given as they are (views), like a collector or a slow socket. */
+  class Keep implements Sink {
+    parts: (Buffer | string)[] = [];
+    constructor(readonly writableLength?: number) {}
+    write(chunk: Buffer | string): boolean {
+      this.parts.push(chunk);
+      return true;
+    }
+    get bytes(): Buffer {
+      return Buffer.concat(this.parts.map((p) => (typeof p === 'string' ? Buffer.from(p, 'latin1') : p)));
+    }
+  }
+  /** A socket that wrote each chunk at once (writableLength 0): it copies now and keeps nothing. */
+  class Sync implements Sink {
+    readonly writableLength = 0;
+    out: Buffer[] = [];
+    write(chunk: Buffer | string): boolean {
+      this.out.push(typeof chunk === 'string' ? Buffer.from(chunk, 'latin1') : Buffer.from(chunk));
+      return true;
+    }
+  }
+
+  it('random writes and drains to sinks that keep views, write at once, or stay busy', () => {
+    const op = fc.oneof(
+      fc.record({ k: fc.constant('bulk' as const), v: fc.oneof(fc.string({ maxLength: 60 }).map((s) => s.replace(/[^\x00-\xff]/g, 'z')), fc.integer({ min: 0, max: 20_000 }).map((n) => 'y'.repeat(n))) }),
+      fc.record({ k: fc.constant('int' as const), v: fc.integer({ min: -1e15, max: 1e15 }) }),
+      fc.record({ k: fc.constant('drain' as const), v: fc.constantFrom(0, 1, 2) }),
+      fc.record({ k: fc.constant('discard' as const), v: fc.constant(0) }),
+    );
+    fc.assert(
+      fc.property(fc.array(op, { maxLength: 300 }), (ops) => {
+        const w = new ReplyWriter();
+        const sinks = [new Keep(), new Sync(), new Keep(100)];
+        const expectedBySink: string[] = ['', '', ''];
+        let pendingText = '';
+        for (const o of ops) {
+          if (o.k === 'bulk') {
+            w.bulk(o.v);
+            pendingText += `$${o.v.length}\r\n${o.v}\r\n`;
+          } else if (o.k === 'int') {
+            w.int(o.v);
+            pendingText += `:${o.v}\r\n`;
+          } else if (o.k === 'discard') {
+            w.discard();
+            pendingText = '';
+          } else {
+            w.drainTo(sinks[o.v]!);
+            expectedBySink[o.v] += pendingText;
+            pendingText = '';
+          }
+        }
+        // Views kept by the sinks still hold what was drained to them.
+        expect((sinks[0] as Keep).bytes.toString('latin1')).toBe(expectedBySink[0]);
+        expect(Buffer.concat((sinks[1] as Sync).out).toString('latin1')).toBe(expectedBySink[1]);
+        expect((sinks[2] as Keep).bytes.toString('latin1')).toBe(expectedBySink[2]);
+      }),
+      { numRuns: 300 },
+    );
+  });
+
+  it('integers of every width', () => {
+    const w = new ReplyWriter();
+    const s = new Sync();
+    const nums = [0, -0, 1, -1, 9, 10, 99, 100, 1023, 1024, -1024, 2 ** 31, -(2 ** 31), Number.MAX_SAFE_INTEGER, Number.MIN_SAFE_INTEGER];
+    for (let k = 1; k < 1e15; k *= 7) nums.push(k, -k, k - 1);
+    for (const n of nums) w.int(n);
+    w.array(12);
+    w.drainTo(s);
+    expect(Buffer.concat(s.out).toString('latin1')).toBe(nums.map((n) => `:${n === 0 ? 0 : n}\r\n`).join('') + '*12\r\n');
+  });
+});

@@ -22,10 +22,36 @@ function giveBack(b: Buffer): void {
   if (pool.length < 64) pool.push(b);
 }
 
-const intCache: Buffer[] = [];
-for (let i = 0; i < 1024; i++) intCache.push(Buffer.from(`:${i}\r\n`, 'latin1'));
-const bulkHeaderCache: string[] = [];
-for (let i = 0; i < 1024; i++) bulkHeaderCache.push(`$${i}\r\n`);
+/**
+ * Strings and buffers up to this length are copied byte by byte in JS: cheaper than a
+ * call into C++ (`latin1Write`, `copy`) for the framing and short values of most replies.
+ */
+const SHORT = 40;
+
+/** Writes s (n chars, latin1) at `at`; returns the end. */
+function putLatin1(b: Buffer, at: number, s: string, n: number): number {
+  if (n > SHORT) return at + b.latin1Write(s, at, n);
+  for (let i = 0; i < n; i++) b[at + i] = s.charCodeAt(i);
+  return at + n;
+}
+
+/** Writes the decimal digits of a safe integer at `at`; returns the end. */
+function putInt(b: Buffer, at: number, n: number): number {
+  if (n < 0) {
+    b[at++] = 45; // '-'
+    n = -n;
+  }
+  if (n < 10) {
+    b[at] = 48 + n;
+    return at + 1;
+  }
+  let end = at;
+  for (let m = n; m >= 10; m = Math.floor(m / 10)) end++;
+  const last = end;
+  for (; n >= 10; n = Math.floor(n / 10)) b[end--] = 48 + (n % 10);
+  b[end] = 48 + n;
+  return last + 1;
+}
 
 export const enum Proto {
   RESP2 = 2,
@@ -115,49 +141,54 @@ export interface Sink {
 
 export class ReplyWriter {
   proto: Proto = Proto.RESP2;
+  /**
+   * The scratch buffer. Drained bytes are handed to the sink as a view of it, not a
+   * copy; when the sink (a socket) reports it wrote everything at once, the buffer goes
+   * back to the pool; otherwise the views belong to the sink and the writer either
+   * drops the buffer (a socket: it keeps its chunk alive) or keeps appending after them.
+   */
   private buf: Buffer | null = null;
+  /** Start of the bytes written and not yet handed out (to `chunks` or a sink). */
+  private start = 0;
+  /** End of the bytes written. */
   private len = 0;
+  /** Bytes of `buf` below `start` went to a sink that may still read them: never reuse them. */
+  private lent = false;
   /** Chunks already complete, waiting for the drain, when a large value was written. */
   private chunks: (Buffer | string)[] | null = null;
-  /** Bytes written since the last drain (for output-buffer accounting). */
+  /** Bytes in `chunks` (for output-buffer accounting). */
   pending = 0;
 
   get empty(): boolean {
-    return this.len === 0 && this.chunks === null;
+    return this.len === this.start && this.chunks === null;
   }
 
   // ---------- raw ----------
 
+  /** The scratch buffer with room for n more bytes at `len`. */
   private room(n: number): Buffer {
     let b = this.buf;
     if (b === null) {
       b = this.buf = borrow();
-      this.len = 0;
-    }
-    if (this.len + n > b.length) {
+      this.start = this.len = 0;
+      this.lent = false;
+    } else if (this.len + n > b.length) {
       this.spill();
-      if (n > SCRATCH) {
-        // Only happens for long headers/strings written through writeRaw; give them their own buffer.
-        b = this.buf = Buffer.allocUnsafe(n);
-      } else {
-        b = this.buf = borrow();
-      }
-      this.len = 0;
+      // The old buffer's bytes are views in `chunks` or with a sink: leave it to them.
+      b = this.buf = n > SCRATCH ? Buffer.allocUnsafe(n) : borrow();
+      this.start = this.len = 0;
+      this.lent = false;
     }
     return b;
   }
 
-  /** Moves the scratch content to the chunk list. */
+  /** Moves the bytes not yet handed out to the chunk list, as a view. */
   private spill(): void {
-    if (this.buf !== null && this.len > 0) {
-      const copy = Buffer.allocUnsafe(this.len);
-      this.buf.copy(copy, 0, 0, this.len);
-      (this.chunks ??= []).push(copy);
-      this.pending += this.len;
+    if (this.len > this.start) {
+      (this.chunks ??= []).push(this.buf!.subarray(this.start, this.len));
+      this.pending += this.len - this.start;
+      this.start = this.len;
     }
-    if (this.buf !== null && this.buf.length === SCRATCH) giveBack(this.buf);
-    this.buf = null;
-    this.len = 0;
   }
 
   /** Appends latin1 text (protocol framing or short values). */
@@ -170,7 +201,7 @@ export class ReplyWriter {
       return;
     }
     const b = this.room(n);
-    this.len += b.latin1Write(s, this.len, n);
+    this.len = putLatin1(b, this.len, s, n);
   }
 
   rawBuf(src: Buffer): void {
@@ -182,11 +213,24 @@ export class ReplyWriter {
       return;
     }
     const b = this.room(n);
-    src.copy(b, this.len);
-    this.len += n;
+    let at = this.len;
+    if (n <= SHORT) for (let i = 0; i < n; i++) b[at++] = src[i]!;
+    else at += src.copy(b, at);
+    this.len = at;
   }
 
-  /** Hands everything written so far to the sink, in order, and releases the scratch buffer. */
+  /** `prefix` then the decimal digits of a safe integer, then CRLF (`:12`, `*3`, `$5` ...). */
+  private line(prefix: number, n: number): void {
+    const b = this.room(24);
+    let at = this.len;
+    b[at++] = prefix;
+    at = putInt(b, at, n);
+    b[at++] = 13;
+    b[at++] = 10;
+    this.len = at;
+  }
+
+  /** Hands everything written so far to the sink, in order; returns the byte count. */
   drainTo(sink: Sink): number {
     let total = 0;
     if (this.chunks !== null) {
@@ -195,43 +239,54 @@ export class ReplyWriter {
       this.chunks = null;
       sink.cork?.();
       for (const c of chunks) {
-        if (typeof c === 'string') {
-          sink.write(c, 'latin1');
-          total += c.length;
-        } else {
-          sink.write(c);
-          total += c.length;
-        }
+        if (typeof c === 'string') sink.write(c, 'latin1');
+        else sink.write(c);
+        total += c.length;
       }
       sink.uncork?.();
-    } else if (this.len > 0) {
-      const copy = Buffer.allocUnsafe(this.len);
-      this.buf!.copy(copy, 0, 0, this.len);
-      sink.write(copy);
-      total = this.len;
-      giveBack(this.buf!);
-      this.buf = null;
-      this.len = 0;
-    } else if (this.buf !== null) {
-      giveBack(this.buf);
-      this.buf = null;
+    } else if (this.len > this.start) {
+      total = this.len - this.start;
+      sink.write(this.buf!.subarray(this.start, this.len));
+      this.start = this.len;
     }
     this.pending = 0;
+    const b = this.buf;
+    if (b !== null) {
+      const queued = (sink as { writableLength?: number }).writableLength;
+      if (queued === 0 && !this.lent) {
+        // The socket wrote it all during write(): nobody holds a view, reuse the buffer.
+        this.buf = null;
+        this.start = this.len = 0;
+        if (b.length === SCRATCH) giveBack(b);
+      } else if (queued !== undefined || b.length - this.len < 256) {
+        // A socket still writing (it keeps its views alive), or nearly full: let it go.
+        this.buf = null;
+        this.start = this.len = 0;
+        this.lent = false;
+      } else {
+        // A collector may keep views: append after them.
+        this.lent = true;
+      }
+    }
     return total;
   }
 
   /** Drops everything not yet drained (CLIENT REPLY OFF/SKIP, or a closing client). */
   discard(): void {
-    if (this.buf !== null && this.buf.length === SCRATCH) giveBack(this.buf);
-    this.buf = null;
-    this.len = 0;
     this.chunks = null;
     this.pending = 0;
+    this.len = this.start;
+    const b = this.buf;
+    if (b !== null && !this.lent) {
+      this.buf = null;
+      this.start = this.len = 0;
+      if (b.length === SCRATCH) giveBack(b);
+    }
   }
 
   /** Bytes buffered and not drained. */
   get size(): number {
-    return this.pending + this.len;
+    return this.pending + this.len - this.start;
   }
 
   // ---------- RESP ----------
@@ -250,33 +305,32 @@ export class ReplyWriter {
   }
 
   int(n: number | bigint): void {
-    if (typeof n === 'number' && n >= 0 && n < 1024 && Number.isInteger(n)) {
-      this.rawBuf(intCache[n]!);
-      return;
-    }
-    this.raw(':' + n + '\r\n');
+    if (typeof n === 'number' && Number.isSafeInteger(n)) this.line(58 /* : */, n);
+    else this.raw(':' + n + '\r\n');
   }
 
   bulk(s: string): void {
     const n = s.length;
     if (n >= LARGE) {
-      this.raw('$' + n + '\r\n');
+      this.line(36 /* $ */, n);
       this.raw(s);
       this.raw('\r\n');
       return;
     }
-    const header = n < 1024 ? bulkHeaderCache[n]! : '$' + n + '\r\n';
-    const b = this.room(header.length + n + 2);
+    const b = this.room(n + 24);
     let at = this.len;
-    at += b.latin1Write(header, at);
-    at += b.latin1Write(s, at);
+    b[at++] = 36;
+    at = putInt(b, at, n);
+    b[at++] = 13;
+    b[at++] = 10;
+    at = putLatin1(b, at, s, n);
     b[at++] = 13;
     b[at++] = 10;
     this.len = at;
   }
 
   bulkBuf(v: Buffer): void {
-    this.raw('$' + v.length + '\r\n');
+    this.line(36 /* $ */, v.length);
     this.rawBuf(v);
     this.raw('\r\n');
   }
@@ -297,22 +351,23 @@ export class ReplyWriter {
   }
 
   array(n: number): void {
-    this.raw('*' + n + '\r\n');
+    this.line(42 /* * */, n);
   }
 
   /** A map of n pairs: `%n` in RESP3, an array of 2n in RESP2. */
   map(n: number): void {
-    this.raw(this.proto === Proto.RESP3 ? '%' + n + '\r\n' : '*' + 2 * n + '\r\n');
+    if (this.proto === Proto.RESP3) this.line(37 /* % */, n);
+    else this.line(42, 2 * n);
   }
 
   /** A set: `~n` in RESP3, an array in RESP2. */
   set(n: number): void {
-    this.raw(this.proto === Proto.RESP3 ? '~' + n + '\r\n' : '*' + n + '\r\n');
+    this.line(this.proto === Proto.RESP3 ? 126 /* ~ */ : 42, n);
   }
 
   /** A push message header: `>n` in RESP3, an array in RESP2. */
   push(n: number): void {
-    this.raw(this.proto === Proto.RESP3 ? '>' + n + '\r\n' : '*' + n + '\r\n');
+    this.line(this.proto === Proto.RESP3 ? 62 /* > */ : 42, n);
   }
 
   /** A double: `,d` in RESP3, a bulk string in RESP2. */

@@ -683,10 +683,22 @@ export class RaftNode {
     this.send({ type: 'appendResponse', from: this.id, to: m.from, term: this.term, success: true, matchIndex: lastNew, hintIndex: 0 });
   }
 
-  /** The last index at which our log may still match the leader's (below prev, at least our commit). */
+  /**
+   * Where the leader should probe next: an index below prev (at least our commit) at or below
+   * which our log may still match the leader's. Entries with a term above the leader's
+   * prevLogTerm cannot match (the leader's terms up to prev are at most prevLogTerm); when
+   * our entry at prev has a lower term, the whole run of that term is skipped (Raft paper
+   * §5.3), which may step back past matching entries (they are sent again) but never
+   * leaves a mismatch unchecked.
+   */
   private rejectHint(prev: number, prevTerm: number): number {
+    const conflictTerm = prev <= this.lastIndex() ? this.termAt(prev)! : -1;
     let j = Math.min(prev - 1, this.lastIndex());
-    while (j > this.commit && this.termAt(j)! > prevTerm) j--;
+    while (j > this.commit) {
+      const t = this.termAt(j)!;
+      if (t > prevTerm || (conflictTerm >= 0 && conflictTerm < prevTerm && t === conflictTerm)) j--;
+      else break;
+    }
     return Math.max(j, this.commit);
   }
 
@@ -720,7 +732,8 @@ export class RaftNode {
     pr.recentActive = true;
     if (!m.success) {
       if (pr.state === 'snapshot') return;
-      if (m.hintIndex < pr.match || m.hintIndex + 1 >= pr.next) return; // stale
+      if (m.hintIndex + 1 >= pr.next) return; // stale: we already probe below it
+      // A hint below match overshot (a skipped run of one term): everything up to match is known to match.
       pr.next = Math.max(pr.match + 1, m.hintIndex + 1);
       this.becomeProbe(pr);
       this.maybeSendAppend(m.from);

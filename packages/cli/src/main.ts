@@ -1,5 +1,6 @@
 #!/usr/bin/env node
 import { runNode, ConfigError, checkRdbMain, checkAofMain } from '@sonic/node';
+import { runController, runAdmin, ControllerConfigError } from '@sonic/controller';
 
 const USAGE = `Usage: sonic <command> [options]
 
@@ -7,6 +8,9 @@ Sonic: a Redis-compatible, sharded, replicated in-memory cache.
 
 Commands:
   node        start a node (a Redis-compatible keyspace engine)
+  controller  start a controller (Raft group member: configuration, failover, Sentinel protocol)
+  status      print the cluster configuration (shards, nodes, roles, offsets, health, epoch)
+  failover    ask the controllers for a manual failover of a shard
   check-rdb   check an RDB file (as redis-check-rdb)
   check-aof   check (and with --fix, repair) an AOF (as redis-check-aof)
   help        show this help
@@ -26,6 +30,12 @@ async function main(argv: string[]): Promise<number> {
     case 'node':
       await runNode(rest);
       return -1;
+    case 'controller':
+      return (await runController(rest)) === null ? 0 : -1;
+    case 'status':
+      return runAdmin('status', rest);
+    case 'failover':
+      return runAdmin('failover', rest);
     case 'check-rdb':
       return checkRdbMain(rest);
     case 'check-aof':
@@ -41,7 +51,7 @@ main(process.argv.slice(2)).then(
     if (code >= 0) process.exitCode = code;
   },
   (err: unknown) => {
-    const msg = err instanceof ConfigError ? err.message : err instanceof Error ? err.message : String(err);
+    const msg = err instanceof ConfigError || err instanceof ControllerConfigError ? err.message : err instanceof Error ? err.message : String(err);
     process.stderr.write(`sonic: ${msg}\n`);
     process.exit(1);
   },

@@ -1,4 +1,10 @@
 export * from './raft/types.js';
+export * from './config/cluster.js';
+export * as agent from './agent/plan.js';
+export { ControlClients, parseControllers, callUnary, grpcTarget, CHANNEL_OPTIONS, type ControllerAddress } from './agent/client.js';
+export { configFromProto, configToProto } from './agent/convert.js';
+export { runController, CONTROLLER_USAGE, ControllerConfigError } from './server/main.js';
+export { runAdmin } from './server/admin.js';
 export * from './raft/raft.js';
 export * from './raft/file-storage.js';
 export * from './raft/memory-storage.js';

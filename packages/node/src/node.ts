@@ -3,6 +3,7 @@ import { Config, ConfigError } from './config/config.js';
 import { SETTINGS } from './config/settings.js';
 import { Server } from './server/server.js';
 import { Replication } from './replication/replication.js';
+import { ClusterAgent } from './cluster/agent.js';
 import { tableMismatches } from './commands/index.js';
 import { SONIC_VERSION } from './commands/connection.js';
 
@@ -98,10 +99,23 @@ export async function runNode(args: string[]): Promise<Server | null> {
   // Replication: the bus (gRPC) listener, and the link to a primary when replicaof is set.
   const replication = new Replication(server, log.child({ subsystem: 'replication' }));
   server.replication = replication;
-  try {
-    await replication.start();
-  } catch (err) {
-    throw new ConfigError(`cannot listen on the bus port: ${(err as NodeJS.ErrnoException).code ?? (err as Error).message}`);
+  // With controllers, the cluster agent starts replication once the configuration says
+  // what this node is (docs/failover.md).
+  let agent: ClusterAgent | null = null;
+  if (config.get('controllers').trim() !== '') {
+    try {
+      agent = new ClusterAgent(server, replication, log.child({ subsystem: 'cluster' }), () => replication.start());
+    } catch (err) {
+      throw new ConfigError(`controllers: ${(err as Error).message}`);
+    }
+    server.cluster = agent;
+    agent.start();
+  } else {
+    try {
+      await replication.start();
+    } catch (err) {
+      throw new ConfigError(`cannot listen on the bus port: ${(err as NodeJS.ErrnoException).code ?? (err as Error).message}`);
+    }
   }
   const mism = tableMismatches();
   if (mism.unhandled.length > 0 || mism.undeclared.length > 0) {
@@ -115,6 +129,7 @@ export async function runNode(args: string[]): Promise<Server | null> {
   process.on('SIGTERM', () => stop('SIGTERM'));
   process.on('SIGINT', () => stop('SIGINT'));
   server.onShutdown = () => {
+    agent?.stop();
     void replication.close();
     log.info('bye');
     log.flush();

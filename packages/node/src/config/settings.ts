@@ -200,8 +200,15 @@ export const SETTINGS: Setting[] = [
   // ---- cluster (answered from the controller's configuration in cluster mode) ----
   b('cluster-enabled', 'no', { immutable: true }),
   s('cluster-config-file', 'nodes.conf', { immutable: true }),
-  i('cluster-node-timeout', 15000, 0, LL),
+  i('cluster-node-timeout', 15000, 0, LL, {
+    aliases: ['node-timeout'],
+    help: 'ms a primary may go without a controller majority nor any replica before it refuses writes (with --controllers)',
+  }),
   i('cluster-port', 0, 0, 65535, { immutable: true }),
+  // ---- controllers (docs/failover.md) ----
+  s('controllers', '', { immutable: true, help: 'controllers host:port,...: register with them and follow the cluster configuration' }),
+  s('cluster-shard', '', { immutable: true, help: 'with --controllers: the shard this node joins (created if new)' }),
+  s('cluster-node-id', '', { immutable: true, help: 'with --controllers: this node id (default: generated, kept in dir)' }),
   b('cluster-require-full-coverage', 'yes'),
   b('cluster-allow-reads-when-down', 'no'),
   b('cluster-allow-pubsubshard-when-down', 'yes'),

@@ -46,6 +46,8 @@ export class Server {
   replId = randomBytes(20).toString('hex');
   /** Replication (roles, the stream, WAIT, admission checks); set once the node starts it. */
   replication: Replication | null = null;
+  /** The cluster agent (`controllers` set): CLUSTERDOWN for writes while fenced. */
+  cluster: { admit(c: Client, spec: CommandSpec): string | null } | null = null;
   /** Unix time (s) of the last successful save; start-up time until one happens, as in Redis. */
   lastSave = Math.floor(Date.now() / 1000);
   /** RDB and AOF (persistence/manager.ts): LOADING/MISCONF admission, the AOF reply gate. */
@@ -443,6 +445,14 @@ export class Server {
       const replErr = this.replication.admit(c, spec);
       if (replErr !== null) {
         this.rejectCommand(c, replErr, spec);
+        return;
+      }
+    }
+    if (this.cluster !== null) {
+      // A fenced primary (cut off from the controllers and its replicas) refuses writes.
+      const clusterErr = this.cluster.admit(c, spec);
+      if (clusterErr !== null) {
+        this.rejectCommand(c, clusterErr, spec);
         return;
       }
     }

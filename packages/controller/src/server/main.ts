@@ -1,0 +1,162 @@
+/** `sonic controller`: flags, logger, storage, and the controller's life cycle. */
+import { mkdirSync } from 'node:fs';
+import { pino, type Logger } from 'pino';
+import { Controller, type ControllerOptions, type RaftStorage } from './controller.js';
+import type { PeerAddress } from './transport.js';
+import { openRaftStorage } from './storage.js';
+
+export const CONTROLLER_USAGE = `Usage: sonic controller --id ID --peers ID=HOST:PORT,... [options]
+
+Starts one controller of a Raft group (three or five) that holds the cluster
+configuration, watches every node and fails over by itself. Its port speaks the Redis
+Sentinel protocol (shard ids are the master names); port + 10000 (the bus) serves Raft
+and the control API (gRPC).
+
+Options:
+  --id ID                          this controller's id (one of --peers)
+  --peers ID=HOST:PORT[@BUS],...   every controller of the group, this one included
+  --port PORT                      Sentinel (RESP) port [26379, or this id's port in --peers]
+  --bus-port PORT                  Raft and control API (gRPC) [port + 10000]
+  --bind ADDR                      address to listen on [127.0.0.1]
+  --dir DIR                        where the Raft log and snapshots are kept [.]
+  --down-after-milliseconds MS     a node is down after MS without a valid PING reply [5000]
+  --quorum N                       controllers that must agree a node is down [majority]
+  --failover-timeout MS            longest wait for a replica to catch up in a manual failover [10000]
+  --auth-pass PASSWORD             the nodes' requirepass (probes and commands)
+  --requirepass PASSWORD           password of this controller's Sentinel port
+  --tick-ms MS                     Raft clock tick [50]
+  --election-ticks N               ticks without a leader before an election [10]
+  --loglevel debug|info|warn|error [info] (or SONIC_LOG_LEVEL)
+  --help                           show this help
+`;
+
+export class ControllerConfigError extends Error {}
+
+function int(name: string, v: string, min: number, max: number): number {
+  if (!/^\d+$/.test(v) || Number(v) < min || Number(v) > max) throw new ControllerConfigError(`--${name} must be an integer from ${min} to ${max}, not '${v}'`);
+  return Number(v);
+}
+
+/** Parses "c1=127.0.0.1:26379,c2=127.0.0.1:26380@36380,...". */
+export function parsePeers(s: string): PeerAddress[] {
+  const out: PeerAddress[] = [];
+  for (const raw of s.split(',').map((x) => x.trim()).filter(Boolean)) {
+    const m = /^([A-Za-z0-9._-]{1,64})=(\[[^\]]+\]|[^:@=]+):(\d+)(?:@(\d+))?$/.exec(raw);
+    if (!m) throw new ControllerConfigError(`invalid peer '${raw}' (expected ID=HOST:PORT or ID=HOST:PORT@BUSPORT)`);
+    const port = Number(m[3]);
+    const busPort = m[4] !== undefined ? Number(m[4]) : port + 10000;
+    if (port < 1 || port > 65535 || busPort < 1 || busPort > 65535) throw new ControllerConfigError(`invalid port in peer '${raw}' (the bus port is port + 10000: at most 65535)`);
+    if (out.some((p) => p.id === m[1])) throw new ControllerConfigError(`peer id '${m[1]}' given twice`);
+    out.push({ id: m[1]!, host: m[2]!.replace(/^\[(.*)\]$/, '$1'), port, busPort });
+  }
+  return out;
+}
+
+export function parseControllerArgs(args: string[], env: NodeJS.ProcessEnv): ControllerOptions & { logLevel: string } {
+  const v = new Map<string, string>();
+  const known = new Set([
+    'id',
+    'peers',
+    'port',
+    'bus-port',
+    'bind',
+    'dir',
+    'down-after-milliseconds',
+    'quorum',
+    'failover-timeout',
+    'auth-pass',
+    'requirepass',
+    'tick-ms',
+    'election-ticks',
+    'loglevel',
+  ]);
+  for (let i = 0; i < args.length; i++) {
+    const a = args[i]!;
+    if (!a.startsWith('--')) throw new ControllerConfigError(`unexpected argument '${a}' (see sonic controller --help)`);
+    let name = a.slice(2);
+    let value: string | undefined;
+    const eq = name.indexOf('=');
+    if (eq >= 0) {
+      value = name.slice(eq + 1);
+      name = name.slice(0, eq);
+    }
+    if (!known.has(name)) throw new ControllerConfigError(`unknown option '--${name}' (see sonic controller --help)`);
+    if (value === undefined) {
+      if (i + 1 >= args.length) throw new ControllerConfigError(`--${name} needs a value`);
+      value = args[++i]!;
+    }
+    v.set(name, value);
+  }
+  const id = v.get('id') ?? env.SONIC_CONTROLLER_ID ?? '';
+  if (id === '') throw new ControllerConfigError('--id is required (see sonic controller --help)');
+  const peersArg = v.get('peers') ?? env.SONIC_CONTROLLER_PEERS ?? '';
+  if (peersArg === '') throw new ControllerConfigError('--peers is required: every controller of the group as ID=HOST:PORT,...');
+  const peers = parsePeers(peersArg);
+  const self = peers.find((p) => p.id === id);
+  if (!self) throw new ControllerConfigError(`--id ${id} is not one of --peers (${peers.map((p) => p.id).join(', ')})`);
+  const port = v.has('port') ? int('port', v.get('port')!, 0, 65535) : self.port;
+  const busPort = v.has('bus-port') ? int('bus-port', v.get('bus-port')!, 0, 65535) : port + 10000;
+  if (busPort > 65535) throw new ControllerConfigError(`the bus port (port + 10000 = ${busPort}) is above 65535: choose a lower --port or set --bus-port`);
+  self.port = port;
+  self.busPort = busPort;
+  const n = peers.length;
+  const quorum = v.has('quorum') ? int('quorum', v.get('quorum')!, 1, n) : Math.floor(n / 2) + 1;
+  const level = v.get('loglevel') ?? env.SONIC_LOG_LEVEL ?? 'info';
+  if (!['trace', 'debug', 'info', 'warn', 'error', 'fatal', 'silent'].includes(level)) throw new ControllerConfigError(`--loglevel must be debug, info, warn or error, not '${level}'`);
+  return {
+    id,
+    port,
+    busPort,
+    bind: v.get('bind') ?? '127.0.0.1',
+    peers,
+    dir: v.get('dir') ?? '.',
+    downAfterMs: int('down-after-milliseconds', v.get('down-after-milliseconds') ?? '5000', 1, 86_400_000),
+    quorum,
+    failoverTimeoutMs: int('failover-timeout', v.get('failover-timeout') ?? '10000', 100, 86_400_000),
+    nodePassword: v.get('auth-pass') ?? env.SONIC_AUTH_PASS ?? '',
+    requirepass: v.get('requirepass') ?? env.SONIC_CONTROLLER_REQUIREPASS ?? '',
+    tickMs: int('tick-ms', v.get('tick-ms') ?? '50', 1, 10_000),
+    electionTicks: int('election-ticks', v.get('election-ticks') ?? '10', 2, 10_000),
+    heartbeatTicks: 2,
+    logLevel: level,
+  };
+}
+
+/** `sonic controller`: resolves with the running controller (null for --help). */
+export async function runController(args: string[]): Promise<Controller | null> {
+  if (args.includes('--help') || args.includes('-h')) {
+    process.stdout.write(CONTROLLER_USAGE);
+    return null;
+  }
+  const opts = parseControllerArgs(args, process.env);
+  try {
+    mkdirSync(opts.dir, { recursive: true });
+  } catch (e) {
+    throw new ControllerConfigError(`cannot use --dir ${opts.dir}: ${(e as NodeJS.ErrnoException).code ?? (e as Error).message}`);
+  }
+  const log: Logger = pino({ level: opts.logLevel, base: { pid: process.pid, component: 'controller', controller: opts.id } }, pino.destination({ dest: 1, sync: false }));
+  let storage: RaftStorage;
+  try {
+    storage = openRaftStorage(opts.dir);
+  } catch (e) {
+    throw new ControllerConfigError(`cannot open the Raft storage in ${opts.dir}: ${(e as Error).message}`);
+  }
+  const c = new Controller(opts, log, storage);
+  try {
+    await c.start();
+  } catch (e) {
+    await c.close().catch(() => {});
+    const code = (e as NodeJS.ErrnoException).code;
+    throw new ControllerConfigError(`cannot listen on ${opts.bind} port ${opts.port} / bus ${opts.busPort}: ${code ?? (e as Error).message}`);
+  }
+  const stop = (sig: string) => {
+    log.info({ signal: sig }, 'controller shutting down');
+    void c.close().finally(() => {
+      log.flush();
+      setTimeout(() => process.exit(0), 50).unref();
+    });
+  };
+  process.on('SIGTERM', () => stop('SIGTERM'));
+  process.on('SIGINT', () => stop('SIGINT'));
+  return c;
+}

@@ -25,6 +25,21 @@ export class MemoryRaftStorage {
     return { hardState: { ...this.hardState }, snapshot: this.snap, entries: this.entries.slice() };
   }
 
+  /** The persisted term at `index` (the snapshot's at its index), or undefined when not held. */
+  termAt(index: number): number | undefined {
+    const base = this.snap?.index ?? 0;
+    if (index === base) return this.snap?.term ?? 0;
+    return this.entries[index - base - 1]?.term;
+  }
+
+  hardStateView(): Readonly<HardState> {
+    return this.hardState;
+  }
+
+  snapshotIndex(): number {
+    return this.snap?.index ?? 0;
+  }
+
   lastIndex(): number {
     const last = this.entries[this.entries.length - 1];
     return last ? last.index : (this.snap?.index ?? 0);

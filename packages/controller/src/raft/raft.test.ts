@@ -261,6 +261,44 @@ describe('RaftNode', () => {
     expect(net.get('c').termAt(6)).toBe(3);
   });
 
+  it('a rejection hinting below what the follower acknowledged re-probes from match + 1 (found by the simulator: followers stuck)', () => {
+    const r = new Rng(3);
+    const n = new RaftNode({ id: 'a', members: ['a', 'b', 'c'], electionTicks: 10, heartbeatTicks: 2, rng: () => r.next(), preVote: false }, stateWith(1, log(1, 1, 1, 1, 1, 1, 1, 1, 1, 1), 5));
+    while (n.status().role !== 'candidate') n.tick();
+    n.step({ type: 'voteResponse', from: 'b', to: 'a', term: 2, granted: true, preVote: false });
+    expect(n.status().role).toBe('leader');
+    const drain = (): Message[] => {
+      const rd = n.ready();
+      if (!rd) return [];
+      n.advance(rd);
+      return rd.messages;
+    };
+    drain();
+    n.step({ type: 'appendResponse', from: 'c', to: 'a', term: 2, success: true, matchIndex: 11, hintIndex: 0 });
+    drain();
+    for (let i = 0; i < 5; i++) n.propose(`x${i}`); // sent optimistically
+    drain();
+    // c's log had a long run of an old term: its hint skips the whole run, below its match.
+    n.step({ type: 'appendResponse', from: 'c', to: 'a', term: 2, success: false, matchIndex: 0, hintIndex: 5 });
+    const probe = drain().filter((m) => m.type === 'append' && m.to === 'c');
+    expect(probe.map((m) => (m.type === 'append' ? m.prevLogIndex : -1))).toEqual([11]);
+  });
+
+  it('messages of an earlier term not yet handed out are dropped when the term changes', () => {
+    const r = new Rng(4);
+    const n = new RaftNode({ id: 'a', members: ['a', 'b', 'c'], electionTicks: 10, heartbeatTicks: 2, rng: () => r.next() }, stateWith(1, log(1), 1));
+    n.step({ type: 'append', from: 'b', to: 'a', term: 1, prevLogIndex: 1, prevLogTerm: 1, entries: [{ index: 2, term: 1, type: 'command', data: 'x' }], leaderCommit: 1 });
+    const first = n.ready()!;
+    expect(first.messages).toMatchObject([{ type: 'appendResponse', term: 1, success: true, matchIndex: 2 }]);
+    // Between ready() and advance(): an ack at term 1, then term 2 cuts entry 2.
+    n.step({ type: 'append', from: 'b', to: 'a', term: 1, prevLogIndex: 2, prevLogTerm: 1, entries: [], leaderCommit: 1 });
+    n.step({ type: 'append', from: 'c', to: 'a', term: 2, prevLogIndex: 1, prevLogTerm: 1, entries: [{ index: 2, term: 2, type: 'noop', data: '' }], leaderCommit: 1 });
+    n.advance(first); // the first Ready's messages were sent with what it persisted
+    const second = n.ready()!;
+    expect(second.entries).toEqual([{ index: 2, term: 2, type: 'noop', data: '' }]);
+    expect(second.messages).toEqual([{ type: 'appendResponse', from: 'a', to: 'c', term: 2, success: true, matchIndex: 2, hintIndex: 0 }]);
+  });
+
   it('compaction and InstallSnapshot bring a lagging follower up to date', () => {
     const net = new Net(['a', 'b', 'c']);
     const leader = net.elect();
@@ -367,6 +405,32 @@ describe('RaftNode', () => {
     expect(rd.committed.map((e) => e.data)).toEqual(['x']);
     n.advance(rd);
     expect(n.ready()).toBeNull();
+  });
+
+  it('after a crash that persisted entries but not the hard state, a node continues in the entries\' term without a vote', () => {
+    const r = new Rng(5);
+    const n = new RaftNode({ id: 'a', members: ['a', 'b', 'c'], electionTicks: 10, heartbeatTicks: 2, rng: () => r.next() }, {
+      hardState: { term: 3, votedFor: 'b', commit: 1 },
+      snapshot: null,
+      entries: log(1, 5),
+    });
+    expect(n.status().term).toBe(5);
+    expect(n.ready()?.hardState).toEqual({ term: 5, votedFor: null, commit: 1 });
+  });
+
+  it('membership entries without a member list apply their change to the configuration before them', () => {
+    const r = new Rng(6);
+    const entries: LogEntry[] = [
+      { index: 1, term: 1, type: 'noop', data: '' },
+      { index: 2, term: 1, type: 'membership', data: JSON.stringify({ op: 'add', node: 'd' }) },
+      { index: 3, term: 1, type: 'membership', data: JSON.stringify({ op: 'remove', node: 'b' }) },
+    ];
+    const n = new RaftNode({ id: 'a', members: ['a', 'b', 'c'], electionTicks: 10, heartbeatTicks: 2, rng: () => r.next() }, stateWith(1, entries, 3));
+    expect(n.status().members).toEqual(['a', 'c', 'd']);
+    const rd = n.ready()!;
+    n.advance(rd);
+    n.compact(2, 'S');
+    expect(n.snapshot()?.members).toEqual(['a', 'b', 'c', 'd']);
   });
 
   it('a restarted node keeps its log, term and commit index', () => {

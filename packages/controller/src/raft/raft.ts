@@ -74,11 +74,14 @@ const DEFAULT_MAX_ENTRIES = 64;
 const DEFAULT_MAX_INFLIGHT = 16;
 const DEFAULT_MAX_UNCOMMITTED = 10_000;
 
-/** Parses a membership entry's data; `base` is the configuration before it (for data without `members`). */
-export function parseMembershipData(data: string, base: readonly NodeId[]): NodeId[] {
+/**
+ * The voting set after a membership entry: its `members`, or (for data without them) its change
+ * applied to `base()`, the configuration before it.
+ */
+export function parseMembershipData(data: string, base: () => readonly NodeId[]): NodeId[] {
   const parsed = JSON.parse(data) as Partial<MembershipEntryData>;
   if (Array.isArray(parsed.members)) return [...parsed.members];
-  const set = new Set(base);
+  const set = new Set(base());
   if (parsed.op === 'add' && typeof parsed.node === 'string') set.add(parsed.node);
   else if (parsed.op === 'remove' && typeof parsed.node === 'string') set.delete(parsed.node);
   return [...set];
@@ -164,6 +167,14 @@ export class RaftNode {
     this.commit = Math.max(hs.commit, this.snapIndex);
     invariant(this.commit <= this.lastIndex(), `commit ${this.commit} beyond the last index ${this.lastIndex()}`);
     this.prevHard = { term: hs.term, votedFor: hs.votedFor, commit: hs.commit };
+    // A crash between persisting entries and the hard state can leave entries of a later term
+    // than the persisted one. This node was in that term when it accepted them, and cast no
+    // vote in it that anyone saw (its vote would be in the lost hard state, and messages go
+    // out only after a Ready is persisted): continue in that term, without a vote.
+    if (this.lastTerm() > this.term) {
+      this.term = this.lastTerm();
+      this.votedFor = null;
+    }
     this.applied = this.snapIndex;
     this.unstableFrom = this.lastIndex() + 1;
     this.members = [];
@@ -440,7 +451,8 @@ export class RaftNode {
   // ------------------------------------------------------------ membership
 
   private applyMembershipEntry(e: LogEntry): void {
-    this.members = parseMembershipData(e.data, this.members);
+    const before = this.members;
+    this.members = parseMembershipData(e.data, () => before);
     this.configIndex = e.index;
     if (this.role === 'leader') this.syncProgress();
   }
@@ -450,8 +462,7 @@ export class RaftNode {
     for (let k = this.log.length - 1; k >= 0; k--) {
       const e = this.log[k]!;
       if (e.type === 'membership') {
-        const before = this.configBefore(k);
-        this.members = parseMembershipData(e.data, before);
+        this.members = parseMembershipData(e.data, () => this.configBefore(k));
         this.configIndex = e.index;
         return;
       }
@@ -464,7 +475,7 @@ export class RaftNode {
   private configBefore(k: number): NodeId[] {
     for (let j = k - 1; j >= 0; j--) {
       const e = this.log[j]!;
-      if (e.type === 'membership') return parseMembershipData(e.data, this.configBefore(j));
+      if (e.type === 'membership') return parseMembershipData(e.data, () => this.configBefore(j));
     }
     return this.snap ? [...this.snap.members] : [...this.baseMembers];
   }
@@ -473,7 +484,7 @@ export class RaftNode {
   private membersAt(index: number): NodeId[] {
     for (let i = index; i > this.snapIndex; i--) {
       const e = this.entryAt(i)!;
-      if (e.type === 'membership') return parseMembershipData(e.data, this.configBefore(i - this.snapIndex - 1));
+      if (e.type === 'membership') return parseMembershipData(e.data, () => this.configBefore(i - this.snapIndex - 1));
     }
     return this.snap ? [...this.snap.members] : [...this.baseMembers];
   }
@@ -511,6 +522,7 @@ export class RaftNode {
       invariant(term > this.term, `${this.id}: term going back from ${this.term} to ${term}`);
       this.term = term;
       this.votedFor = null;
+      this.dropStaleMessages();
     }
     this.role = 'follower';
     this.preCandidate = false;
@@ -532,6 +544,7 @@ export class RaftNode {
     if (!pre) {
       this.term += 1;
       this.votedFor = this.id;
+      this.dropStaleMessages();
     }
     this.votes.set(this.id, true);
     const term = pre ? this.term + 1 : this.term;
@@ -631,6 +644,23 @@ export class RaftNode {
 
   private send(m: Message): void {
     this.msgs.push(m);
+  }
+
+  /**
+   * After a term change, messages of earlier terms not yet handed out in a Ready are dropped:
+   * the next Ready persists the new term (and perhaps a truncated log), and a message must
+   * never claim more than what is durable when it is sent (an acknowledgement of entries a
+   * newer leader has since cut, an append of entries this node no longer holds). Dropping is
+   * always safe: the network may lose any message.
+   */
+  private dropStaleMessages(): void {
+    const keep = this.outstanding ? this.outstanding.messages.length : 0;
+    let w = keep;
+    for (let r = keep; r < this.msgs.length; r++) {
+      const m = this.msgs[r]!;
+      if (m.term >= this.term) this.msgs[w++] = m;
+    }
+    this.msgs.length = w;
   }
 
   private handleVote(m: Extract<Message, { type: 'vote' }>): void {

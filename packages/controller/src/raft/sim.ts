@@ -98,6 +98,7 @@ export interface SimStats {
   committed: number;
   crashes: number;
   crashesBetweenPersistAndAdvance: number;
+  tornWrites: number;
   partitions: number;
   snapshotsInstalled: number;
   compactions: number;
@@ -126,6 +127,7 @@ interface Knobs {
   maxDowntime: number;
   restartRate: number;
   crashAfterPersistRate: number;
+  tornPersistRate: number;
   maxFsyncDelay: number;
   proposeRate: number;
   membershipRate: number;
@@ -153,7 +155,8 @@ function drawKnobs(r: Rng): Knobs {
     maxDowntime: r.pick([3, 30]) * TICK,
     restartRate: r.pick([0.01, 0.05, 0.3]),
     crashAfterPersistRate: r.pick([0, 0.01, 0.05]),
-    maxFsyncDelay: r.pick([0, 2, 6]),
+    tornPersistRate: r.pick([0, 0.01, 0.03]),
+    maxFsyncDelay: r.pick([0, 2, 6, 20, 50]),
     proposeRate: r.pick([0.01, 0.05, 0.2, 0.5]),
     membershipRate: r.pick([0, 0.002, 0.01]),
     compactRate: r.pick([0, 0.005, 0.03]),
@@ -185,6 +188,8 @@ interface SimNode {
   /** The outstanding Ready and where it is: 1 = to persist, 2 = persisted, to send/apply/advance. */
   rd: Ready | null;
   rdStage: 0 | 1 | 2;
+  /** The term before rd.entries[0] in the node's log when ready() was called. */
+  rdPrevTerm: number;
   rdAt: number;
   tickPeriod: number;
   tickPhase: number;
@@ -255,13 +260,13 @@ export class RaftSim {
     this.initialMembers = this.ids.slice(0, opts.nodes);
     this.stats = {
       seed: opts.seed, steps: 0, time: 0, leaders: 0, maxTerm: 0, committed: 0, crashes: 0,
-      crashesBetweenPersistAndAdvance: 0, partitions: 0, snapshotsInstalled: 0, compactions: 0,
+      crashesBetweenPersistAndAdvance: 0, tornWrites: 0, partitions: 0, snapshotsInstalled: 0, compactions: 0,
       membershipCommitted: 0, dropped: 0, duplicated: 0, livenessTicks: 0,
     };
     for (const id of this.ids) {
       const node: SimNode = {
         id, disk: new MemoryRaftStorage(), raft: null, join: !this.initialMembers.includes(id),
-        smApplied: 0, smHash: 0, rd: null, rdStage: 0, rdAt: 0,
+        smApplied: 0, smHash: 0, rd: null, rdStage: 0, rdAt: 0, rdPrevTerm: 0,
         tickPeriod: this.rng.range(5, 20), tickPhase: this.rng.int(TICK),
         seenCommit: 0, lcTerm: -1, lcUpTo: 0, downUntil: 0,
       };
@@ -390,6 +395,8 @@ export class RaftSim {
     n.seenCommit = n.raft.status().commitIndex;
     n.lcTerm = -1;
     n.lcUpTo = 0;
+    // The durable log satisfies Log Matching too (what a crash leaves behind is what counts).
+    if (state.entries.length > 0) this.checkLogMatching(n, state.entries, n.disk.termAt(state.entries[0]!.index - 1));
     // Committed entries in the durable log must be the committed ones.
     for (const e of state.entries) {
       if (e.index > state.hardState.commit) break;
@@ -452,7 +459,16 @@ export class RaftSim {
         this.step(n, `ready (${rd.entries.length} entries, ${rd.messages.length} msgs, ${rd.committed.length} committed${rd.snapshot ? `, snapshot ${rd.snapshot.index}` : ''}${rd.compaction ? `, compaction ${rd.compaction.index}` : ''}${rd.hardState ? `, hs t${rd.hardState.term} v${rd.hardState.votedFor} c${rd.hardState.commit}` : ''})`);
       } else if (n.rdStage === 1) {
         if (this.now < n.rdAt) return;
-        n.disk.save(n.rd!);
+        const rd = n.rd!;
+        if (this.faults && this.rng.chance(this.k.tornPersistRate)) {
+          this.tornPersist(n, rd);
+          return;
+        }
+        n.disk.save(rd);
+        const first = rd.entries[0];
+        if (first && n.disk.termAt(first.index - 1) !== n.rdPrevTerm) {
+          this.fail(`${n.id}: on disk, entry ${first.index} follows term ${n.disk.termAt(first.index - 1)}, in memory term ${n.rdPrevTerm}`);
+        }
         n.rdStage = 2;
         n.rdAt = this.now + (this.faults ? this.rng.range(0, 1) : 0);
         this.step(n, 'persisted');
@@ -464,7 +480,10 @@ export class RaftSim {
       } else {
         if (this.now < n.rdAt) return;
         const rd = n.rd!;
-        for (const m of rd.messages) this.send(m);
+        for (const m of rd.messages) {
+          this.checkDurableBeforeSend(n, m);
+          this.send(m);
+        }
         if (rd.snapshot) {
           this.loadSnapshot(n, rd.snapshot.data, rd.snapshot.index);
           this.stats.snapshotsInstalled++;
@@ -476,6 +495,32 @@ export class RaftSim {
         this.step(n, 'advance');
       }
     }
+  }
+
+  /**
+   * A crash in the middle of persisting: storage writes the compaction, the snapshot, the
+   * entries (in order, so a torn tail loses the last ones) and the hard state last, and the
+   * crash keeps only a prefix of that.
+   */
+  private tornPersist(n: SimNode, rd: Ready): void {
+    const units = (rd.compaction ? 1 : 0) + (rd.snapshot ? 1 : 0) + rd.entries.length + (rd.hardState ? 1 : 0);
+    let k = this.rng.int(units + 1);
+    const part: Ready = { hardState: null, entries: [], snapshot: null, compaction: null, messages: [], committed: [] };
+    if (rd.compaction && k > 0) {
+      part.compaction = rd.compaction;
+      k--;
+    }
+    if (rd.snapshot && k > 0) {
+      part.snapshot = rd.snapshot;
+      k--;
+    }
+    const ne = Math.min(k, rd.entries.length);
+    part.entries = rd.entries.slice(0, ne);
+    k -= ne;
+    if (rd.hardState && k > 0) part.hardState = rd.hardState;
+    n.disk.save(part);
+    this.stats.tornWrites++;
+    this.crash(n, `torn persist: ${part.compaction ? 'compaction, ' : ''}${part.snapshot ? 'snapshot, ' : ''}${ne}/${rd.entries.length} entries${part.hardState ? ', hard state' : ''}`);
   }
 
   private loadSnapshot(n: SimNode, data: string, index: number): void {
@@ -674,11 +719,54 @@ export class RaftSim {
     throw new SimViolation(msg);
   }
 
+  /**
+   * What a message claims must already be on the sender's disk: its term, its vote (or a later
+   * term, which supersedes it), the entries it acknowledges or sends.
+   */
+  private checkDurableBeforeSend(n: SimNode, m: Message): void {
+    const hs = n.disk.hardStateView();
+    const future = (m.type === 'vote' && m.preVote) || (m.type === 'voteResponse' && m.preVote && m.granted);
+    if (!future && m.term > hs.term) this.fail(`${n.id} sends ${m.type} at term ${m.term} with term ${hs.term} on disk`);
+    const covered = (i: number): boolean => i <= n.disk.snapshotIndex() || n.disk.termAt(i) !== undefined;
+    switch (m.type) {
+      case 'voteResponse':
+        if (m.granted && !m.preVote && hs.term === m.term && hs.votedFor !== m.to) {
+          this.fail(`${n.id} grants its vote in term ${m.term} to ${m.to} with vote ${hs.votedFor} in term ${hs.term} on disk`);
+        }
+        break;
+      case 'vote':
+        if (!m.preVote && hs.term === m.term && hs.votedFor !== n.id) this.fail(`${n.id} campaigns in term ${m.term} without its own vote on disk`);
+        break;
+      case 'appendResponse':
+      case 'snapshotResponse': {
+        if (m.type === 'appendResponse' && !m.success) break;
+        if (!covered(m.matchIndex)) this.fail(`${n.id} acknowledges ${m.matchIndex} that is not on its disk (last ${n.disk.lastIndex()})`);
+        const t = n.disk.termAt(m.matchIndex);
+        const leader = this.nodes.get(m.to)?.raft;
+        const lt = leader && leader.status().term === m.term ? leader.termAt(m.matchIndex) : undefined;
+        if (t !== undefined && lt !== undefined && t !== lt) {
+          this.fail(`${n.id} acknowledges ${m.matchIndex} with term ${t} on disk, the leader ${m.to} holds term ${lt} there`);
+        }
+        break;
+      }
+      case 'append': {
+        const last = m.entries[m.entries.length - 1];
+        if (last && last.index > n.disk.snapshotIndex() && n.disk.termAt(last.index) !== last.term) this.fail(`${n.id} sends entry ${last.index} before persisting it`);
+        break;
+      }
+    }
+  }
+
   /** Log Matching, checked on every entry a node hands to storage: one (index, term) has one content and one predecessor term. */
   private recordEntries(n: SimNode, rd: Ready): void {
     const raft = n.raft!;
     let prevTerm = rd.entries.length > 0 ? raft.termAt(rd.entries[0]!.index - 1) : 0;
-    for (const e of rd.entries) {
+    n.rdPrevTerm = prevTerm ?? -1;
+    this.checkLogMatching(n, rd.entries, prevTerm);
+  }
+
+  private checkLogMatching(n: SimNode, entries: LogEntry[], prevTerm: number | undefined): void {
+    for (const e of entries) {
       if (prevTerm === undefined) this.fail(`${n.id}: no term before ${e.index}`);
       if (e.term < prevTerm) this.fail(`${n.id}: term goes down at ${e.index} (${prevTerm} -> ${e.term})`);
       let byTerm = this.logRecords[e.index];

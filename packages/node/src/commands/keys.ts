@@ -23,7 +23,6 @@ const ERR_LFU_SELECTED =
 /** Redis's OBJ_SHARED_REFCOUNT: what OBJECT REFCOUNT answers for shared integers. */
 const SHARED_REFCOUNT = 2147483647;
 const OBJ_SHARED_INTEGERS = 10000;
-const LFU_INIT_VAL = 5;
 
 /** Redis's getIntFromObjectOrReply: a 32-bit integer argument, or null after replying its error. */
 function intArg(c: Client, raw: string): number | null {
@@ -592,7 +591,12 @@ function objectIdletime(c: Client, argv: string[]): void {
     return;
   }
   const ks = c.server.keyspace;
-  const meta = c.db.meta.get(argv[2]!) ?? 0;
+  // No policy that evicts: no access data is kept, and 0 claims no idleness (docs/memory.md).
+  if (c.db.meta === null) {
+    c.reply.int(0);
+    return;
+  }
+  const meta = c.db.meta.get(argv[2]!) ?? ks.untrackedMeta();
   c.reply.int(Math.floor(lruIdleMs(meta, ks.env.now()) / 1000));
 }
 
@@ -605,7 +609,7 @@ function objectFreq(c: Client, argv: string[]): void {
   }
   // The counter after decay, without counting this lookup (Redis's LFUDecrAndReturn).
   const ks = c.server.keyspace;
-  c.reply.int(lfuDecayed(c.db.meta.get(argv[2]!) ?? LFU_INIT_VAL, ks.env.now(), ks.lfuDecayTime));
+  c.reply.int(lfuDecayed(c.db.meta?.get(argv[2]!) ?? ks.untrackedMeta(), ks.env.now(), ks.lfuDecayTime));
 }
 
 const OBJECT_HELP = [

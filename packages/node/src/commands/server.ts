@@ -2,7 +2,7 @@ import { writeFileSync, readFileSync, renameSync } from 'node:fs';
 import { COMMANDS, Err, Proto, keyPositions, lookupCommand, lookupSubcommand, type CommandSpec, type KeySpec, type ReplyWriter } from '@sonic/protocol';
 import type { Client } from '../server/client.js';
 import { infoText, bytesToHuman, dictOverhead } from '../server/info.js';
-import { keyBytes, KEY_OVERHEAD, EXPIRE_ENTRY } from '../engine/memory.js';
+import { keyBytes, EXPIRE_ENTRY } from '../engine/memory.js';
 import { globToRegExp } from '../engine/glob.js';
 import { Kind, parseInteger, parseFloatArg, typeName, type Value } from '../engine/values.js';
 import { REDIS_COMPAT_VERSION, SONIC_VERSION } from './connection.js';
@@ -1263,8 +1263,8 @@ export function estimateBytes(v: unknown, samples: number, depth = 0): number {
  * the keyspace's memory model (engine/memory.ts). Its counters are exact per value, so
  * SAMPLES (accepted, validated) changes nothing.
  */
-export function keyMemory(key: string, v: Value, hasTtl: boolean, _samples: number): number {
-  return keyBytes(key, v, hasTtl);
+export function keyMemory(key: string, v: Value, hasTtl: boolean, _samples: number, overhead: number): number {
+  return keyBytes(key, v, hasTtl, overhead);
 }
 
 function memoryUsageCommand(c: Client, argv: string[]): void {
@@ -1287,7 +1287,7 @@ function memoryUsageCommand(c: Client, argv: string[]): void {
     c.reply.nil();
     return;
   }
-  c.reply.int(Math.round(keyMemory(key, v, c.db.expires.has(key), samples)));
+  c.reply.int(Math.round(keyMemory(key, v, c.db.expires.has(key), samples, c.server.keyspace.keyOverhead)));
 }
 
 function memoryStatsCommand(c: Client): void {
@@ -1312,7 +1312,7 @@ function memoryStatsCommand(c: Client): void {
     ['lua.caches', 0],
     ['functions.caches', 0],
   ];
-  for (const d of dbs) fields.push([`db.${d.id}`, [['overhead.hashtable.main', d.dict.size * KEY_OVERHEAD], ['overhead.hashtable.expires', d.expires.size * EXPIRE_ENTRY]]]);
+  for (const d of dbs) fields.push([`db.${d.id}`, [['overhead.hashtable.main', d.dict.size * c.server.keyspace.keyOverhead], ['overhead.hashtable.expires', d.expires.size * EXPIRE_ENTRY]]]);
   fields.push(
     ['overhead.total', overhead],
     ['keys.count', keys],

@@ -88,6 +88,8 @@ export type ConfigListener = (name: string, value: string) => void;
  */
 export class Config {
   private readonly values = new Map<string, string>();
+  /** int() results by canonical name, dropped when the setting changes. */
+  private readonly ints = new Map<string, number>();
   private readonly listeners: ConfigListener[] = [];
   /** The config file this node was started with, if any. */
   file: string | null = null;
@@ -97,13 +99,21 @@ export class Config {
   }
 
   get(name: string): string {
+    // Canonical names (what the code passes) hit directly; aliases and other cases look up.
+    const v = this.values.get(name);
+    if (v !== undefined) return v;
     const st = findSetting(name);
     if (!st) throw new Error(`no such setting ${name}`);
     return this.values.get(st.name)!;
   }
 
   int(name: string): number {
-    return Number(this.get(name));
+    let n = this.ints.get(name);
+    if (n === undefined) {
+      n = Number(this.get(name));
+      if (this.values.has(name)) this.ints.set(name, n);
+    }
+    return n;
   }
 
   bool(name: string): boolean {
@@ -127,6 +137,7 @@ export class Config {
     const value = normalise(st, v);
     v = value;
     this.values.set(st.name, v);
+    this.ints.delete(st.name);
     for (const l of this.listeners) l(st.name, v);
   }
 

@@ -43,8 +43,9 @@ interface Candidate {
  *
  * LRU, LFU and TTL policies sample `maxmemory-samples` keys per database into a pool of
  * the 16 best candidates kept across calls, and evict the best; random policies pick a
- * key at random. Keys are sampled uniformly from the database's access table (Db.meta);
- * keys with a TTL likewise, or through a cursor over the expires dict when they are few.
+ * key at random. Keys are sampled uniformly from the database's access table (Db.meta,
+ * kept while the policy is not noeviction); keys with a TTL likewise, or through a cursor
+ * over the expires dict when they are few.
  *
  * Pure: the memory figure and the high-resolution clock come in as functions.
  */
@@ -96,6 +97,8 @@ export class Evictor {
     }
     if (this.exceededSince === 0) this.exceededSince = this.hrnow();
     if (s.policy === 'noeviction') return EvictResult.Fail;
+    // Tracking started at run time (CONFIG SET maxmemory-policy): sample from every key.
+    if (this.ks.populatingAccess) this.ks.populateAccess(Infinity);
     const start = this.hrnow();
     const limit = this.timeLimitMs();
     const ks = this.ks;
@@ -173,7 +176,7 @@ export class Evictor {
   private score(db: Db, key: string, when: number, now: number): number {
     const policy = this.settings.policy;
     if (policy === 'volatile-ttl') return -(when || db.expires.get(key) || 0);
-    const meta = db.meta.get(key) ?? 0;
+    const meta = db.meta?.get(key) ?? this.ks.untrackedMeta();
     if (policy.endsWith('-lfu')) return 255 - lfuDecayed(meta, now, this.ks.lfuDecayTime);
     return lruIdleMs(meta, now);
   }
@@ -202,9 +205,11 @@ export class Evictor {
   /** Up to n keys of the database, uniformly at random (the access table, O(1) each). */
   sampleKeys(db: Db, n: number): string[] {
     const out: string[] = [];
-    const want = Math.min(n, db.meta.size);
+    const meta = db.meta;
+    if (meta === null) return out;
+    const want = Math.min(n, meta.size);
     for (let i = 0; i < want; i++) {
-      const k = db.meta.randomKey(this.ks.env.random());
+      const k = meta.randomKey(this.ks.env.random());
       if (k !== undefined) out.push(k);
     }
     return out;
@@ -220,9 +225,10 @@ export class Evictor {
     const size = db.expires.size;
     if (size === 0) return out;
     const want = Math.min(n, size);
-    if (size * 8 >= db.meta.size) {
+    const meta = db.meta;
+    if (meta !== null && size * 8 >= meta.size) {
       for (let tries = 0; out.length < want && tries < want * 32; tries++) {
-        const k = db.meta.randomKey(this.ks.env.random());
+        const k = meta.randomKey(this.ks.env.random());
         if (k === undefined) break;
         const when = db.expires.get(k);
         if (when !== undefined) out.push([k, when]);

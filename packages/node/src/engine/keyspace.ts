@@ -1,6 +1,6 @@
 import type { Value } from './values.js';
 import { CursorTable } from './scan.js';
-import { accountValue, accountedBytes, valueBytes, stringBytes, KEY_OVERHEAD, EXPIRE_ENTRY, lruClock, lfuNew, lfuTouch, AccessTable, type SizedValue } from './memory.js';
+import { accountValue, accountedBytes, valueBytes, stringBytes, KEY_OVERHEAD, ACCESS_ENTRY, EXPIRE_ENTRY, lruClock, lfuNew, lfuTouch, AccessTable, type SizedValue } from './memory.js';
 
 /** What the engine needs from the outside world: time and randomness, injected. */
 export interface EngineEnv {
@@ -48,9 +48,12 @@ export class Db {
   private sampleCursor: IterableIterator<string> | null = null;
   /**
    * Per-key LRU/LFU metadata (engine/memory.ts): an LRU clock, or LFU minutes and
-   * counter, with O(1) uniform random sampling of keys (memory.ts AccessTable).
+   * counter, with O(1) uniform random sampling of keys (memory.ts AccessTable). Only
+   * while the maxmemory-policy evicts (Keyspace.setTracking); null under noeviction.
    */
-  meta = new AccessTable();
+  meta: AccessTable | null = null;
+  /** Keys of `dict` still to be entered in `meta` since tracking started (Keyspace.populateAccess). */
+  populating: IterableIterator<string> | null = null;
   /** Bytes of this database's keys, values and TTLs, by the memory model (engine/memory.ts). */
   used = 0;
   /** Persistent sampling cursors of the eviction (engine/evict.ts). */
@@ -90,9 +93,9 @@ export class Db {
   private deleteExpired(key: string): void {
     this.ks.beforeWrite(this, key);
     const v = this.dict.get(key);
-    if (v !== undefined) this.used -= KEY_OVERHEAD + stringBytes(key) + accountedBytes(v);
+    if (v !== undefined) this.used -= this.ks.keyOverhead + stringBytes(key) + accountedBytes(v);
     this.dict.delete(key);
-    this.meta.delete(key);
+    if (this.meta !== null) this.meta.delete(key);
     if (this.expires.delete(key)) this.used -= EXPIRE_ENTRY;
     this.ks.stats.expiredKeys++;
     this.touchWatchers(key);
@@ -112,18 +115,18 @@ export class Db {
     if (v === undefined) this.ks.stats.keyspaceMisses++;
     else {
       this.ks.stats.keyspaceHits++;
-      if (touch && !this.ks.noTouch) this.touch(key);
+      if (touch && this.meta !== null && !this.ks.noTouch) this.touch(key);
     }
     return v;
   }
 
-  /** Records an access to a key in its LRU/LFU metadata. */
+  /** Records an access to a key in its LRU/LFU metadata (when the policy keeps any). */
   touch(key: string): void {
+    const meta = this.meta;
+    if (meta === null) return;
     const ks = this.ks;
-    if (ks.lfu) {
-      const m = this.meta.get(key);
-      if (m !== undefined) this.meta.set(key, lfuTouch(m, ks.env.now(), ks.lfuLogFactor, ks.lfuDecayTime, ks.env.random()));
-    } else this.meta.set(key, lruClock(ks.env.now()));
+    if (ks.lfu) meta.set(key, lfuTouch(meta.get(key) ?? ks.untrackedMeta(), ks.env.now(), ks.lfuLogFactor, ks.lfuDecayTime, ks.env.random()));
+    else meta.set(key, lruClock(ks.env.now()));
   }
 
   /**
@@ -135,7 +138,7 @@ export class Db {
     const v = this.dict.get(key);
     if (v !== undefined) {
       this.ks.beforeWrite(this, key);
-      if (!this.ks.noTouch) this.touch(key);
+      if (this.meta !== null && !this.ks.noTouch) this.touch(key);
     }
     return v;
   }
@@ -157,13 +160,14 @@ export class Db {
   set(key: string, value: Value, keepTtl = false): void {
     this.ks.beforeWrite(this, key);
     const old = this.dict.get(key);
+    const meta = this.meta;
     if (old === undefined) {
-      this.used += KEY_OVERHEAD + stringBytes(key);
-      this.meta.set(key, this.ks.lfu ? lfuNew(this.ks.env.now()) : lruClock(this.ks.env.now()));
+      this.used += this.ks.keyOverhead + stringBytes(key);
+      if (meta !== null) meta.set(key, this.ks.lfu ? lfuNew(this.ks.env.now()) : lruClock(this.ks.env.now()));
     } else {
       this.used -= accountedBytes(old);
       // A new value is a new object in Redis: a fresh LRU clock; LFU keeps the counter.
-      if (!this.ks.lfu) this.meta.set(key, lruClock(this.ks.env.now()));
+      if (meta !== null && !this.ks.lfu) meta.set(key, lruClock(this.ks.env.now()));
     }
     this.used += accountValue(value);
     this.dict.set(key, value);
@@ -177,9 +181,9 @@ export class Db {
     const v = this.dict.get(key);
     if (v === undefined) return false;
     this.ks.beforeWrite(this, key);
-    this.used -= KEY_OVERHEAD + stringBytes(key) + accountedBytes(v);
+    this.used -= this.ks.keyOverhead + stringBytes(key) + accountedBytes(v);
     this.dict.delete(key);
-    this.meta.delete(key);
+    if (this.meta !== null) this.meta.delete(key);
     if (this.expires.size > 0 && this.expires.delete(key)) this.used -= EXPIRE_ENTRY;
     this.signal(key, 1);
     return true;
@@ -246,7 +250,8 @@ export class Db {
     this.ks.beforeFlush(this);
     this.dict.clear();
     this.expires.clear();
-    this.meta.clear();
+    if (this.meta !== null) this.meta.clear();
+    this.populating = null;
     this.used = 0;
     this.expireCursor = null;
     this.sampleCursor = null;
@@ -343,6 +348,15 @@ export class Keyspace {
   beforeFlushHook: ((db: Db) => void) | null = null;
   /** Access metadata holds LFU counters (an LFU maxmemory-policy), else LRU clocks. */
   lfu = false;
+  /**
+   * True while the databases keep access tables (Db.meta): the maxmemory-policy evicts.
+   * Under noeviction no per-key access data is kept (setTracking).
+   */
+  tracking = false;
+  /** When tracking last started (ms): keys not yet in a table count as accessed then. */
+  trackingSince = 0;
+  /** What the model charges per key: its dict entry, and its access-table entry while tracking. */
+  keyOverhead = KEY_OVERHEAD;
   lfuLogFactor = 10;
   lfuDecayTime = 1;
   /** Set while lookups must not update access metadata (CLIENT NO-TOUCH, eviction). */
@@ -353,6 +367,57 @@ export class Keyspace {
     databases = 16,
   ) {
     for (let i = 0; i < databases; i++) this.dbs.push(new Db(i, this));
+  }
+
+  /**
+   * Starts or stops keeping per-key access data. Starting creates empty tables; the keys
+   * already present enter them through populateAccess (in slices, by the server) as
+   * "accessed when tracking started"; until then they count as such anyway
+   * (untrackedMeta). Stopping drops the tables. The memory model follows.
+   */
+  setTracking(on: boolean): void {
+    if (on === this.tracking) return;
+    this.tracking = on;
+    const overhead = KEY_OVERHEAD + (on ? ACCESS_ENTRY : 0);
+    const delta = overhead - this.keyOverhead;
+    this.keyOverhead = overhead;
+    this.trackingSince = this.env.now();
+    for (const db of this.dbs) {
+      db.used += db.dict.size * delta;
+      db.meta = on ? new AccessTable() : null;
+      db.populating = on && db.dict.size > 0 ? db.dict.keys() : null;
+    }
+  }
+
+  /** The metadata of a key tracking has not reached: accessed (created) when tracking started. */
+  untrackedMeta(): number {
+    return this.lfu ? lfuNew(this.trackingSince) : lruClock(this.trackingSince);
+  }
+
+  /** True while some access table still lacks keys that existed when tracking started. */
+  get populatingAccess(): boolean {
+    for (const db of this.dbs) if (db.populating !== null) return true;
+    return false;
+  }
+
+  /** Enters up to `budget` keys into the access tables; true once every table is complete. */
+  populateAccess(budget: number): boolean {
+    for (const db of this.dbs) {
+      const it = db.populating;
+      if (it === null) continue;
+      const meta = db.meta!;
+      const init = this.untrackedMeta();
+      for (;;) {
+        if (budget-- <= 0) return false;
+        const r = it.next();
+        if (r.done === true) {
+          db.populating = null;
+          break;
+        }
+        if (!meta.has(r.value)) meta.set(r.value, init);
+      }
+    }
+    return true;
   }
 
   /**
@@ -409,9 +474,10 @@ export class Keyspace {
     let total = 0;
     for (const db of this.dbs) {
       let used = 0;
+      const meta = db.meta;
       for (const [key, v] of db.dict) {
-        used += KEY_OVERHEAD + stringBytes(key) + accountValue(v);
-        if (!db.meta.has(key)) db.meta.set(key, this.lfu ? lfuNew(this.env.now()) : lruClock(this.env.now()));
+        used += this.keyOverhead + stringBytes(key) + accountValue(v);
+        if (meta !== null && !meta.has(key)) meta.set(key, this.lfu ? lfuNew(this.env.now()) : lruClock(this.env.now()));
       }
       used += db.expires.size * EXPIRE_ENTRY;
       db.used = used;
@@ -439,6 +505,7 @@ export class Keyspace {
     [da.dict, db.dict] = [db.dict, da.dict];
     [da.expires, db.expires] = [db.expires, da.expires];
     [da.meta, db.meta] = [db.meta, da.meta];
+    [da.populating, db.populating] = [db.populating, da.populating];
     [da.used, db.used] = [db.used, da.used];
     for (const d of [da, db]) d.expireCursor = d.evictCursor = d.evictTtlCursor = null;
     da.touchAllWatchers();

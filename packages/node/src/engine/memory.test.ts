@@ -3,7 +3,7 @@ import { pino } from 'pino';
 import { Config } from '../config/config.js';
 import { Server } from '../server/server.js';
 import { Client } from '../server/client.js';
-import { lfuDecayed, lfuLogIncr, lfuNew, lfuTouch, lruClock, lruIdleMs, stringBytes, LFU_INIT_VAL } from './memory.js';
+import { lfuDecayed, lfuLogIncr, lfuNew, lfuTouch, lruClock, lruIdleMs, stringBytes, KEY_OVERHEAD, LFU_INIT_VAL } from './memory.js';
 
 function setup(args: Record<string, string> = {}): { server: Server; run: (...argv: string[]) => string; stream: string[] } {
   const config = new Config();
@@ -191,5 +191,70 @@ describe('eviction (socketless server)', () => {
       expect(run('del', 'key:5')).toContain(':1');
       expect(server.keyspace.stats.evictedKeys).toBe(0);
     }
+  });
+});
+
+describe('per-key access data only while the policy evicts', () => {
+  it('noeviction keeps none: IDLETIME answers 0, FREQ errors, the model charges the dict entry only', () => {
+    const { server, run } = setup();
+    const ks = server.keyspace;
+    run('set', 'k', 'v');
+    expect(ks.tracking).toBe(false);
+    expect(ks.dbs[0]!.meta).toBeNull();
+    expect(run('object', 'idletime', 'k')).toBe(':0\r\n');
+    expect(run('object', 'freq', 'k')).toMatch(/^-ERR An LFU maxmemory policy is not selected/);
+    expect(run('object', 'idletime', 'nokey')).toBe('$-1\r\n');
+    expect(ks.recomputeMemory()).toBe(ks.datasetBytes);
+  });
+
+  it('a policy set at run time tracks from then: old keys count as accessed then, fill in slices, accounting follows', () => {
+    const { server, run } = setup();
+    const ks = server.keyspace;
+    let now = 1_700_000_000_000;
+    (ks as unknown as { env: { now: () => number; random: () => number } }).env = { now: () => now, random: Math.random };
+    for (let i = 0; i < 50_000; i++) run('set', `key:${i}`, 'v');
+    run('select', '1');
+    run('set', 'other', 'v');
+    run('select', '0');
+    const before = ks.datasetBytes;
+    server.config.set('maxmemory-policy', 'allkeys-lru');
+    expect(ks.tracking).toBe(true);
+    expect(ks.datasetBytes - before).toBe(50_001 * (ks.keyOverhead - KEY_OVERHEAD));
+    expect(ks.recomputeMemory()).toBe(ks.datasetBytes);
+    // Not yet entered: idle since tracking started.
+    now += 7000;
+    expect(run('object', 'idletime', 'key:49999')).toBe(':7\r\n');
+    run('get', 'key:49999');
+    expect(run('object', 'idletime', 'key:49999')).toBe(':0\r\n');
+    expect(ks.populateAccess(20_000)).toBe(false);
+    while (!ks.populateAccess(20_000));
+    expect(ks.dbs[0]!.meta!.size).toBe(50_000);
+    expect(ks.dbs[1]!.meta!.size).toBe(1);
+    expect(run('object', 'idletime', 'key:1')).toBe(':7\r\n');
+    expect(run('object', 'idletime', 'key:49999')).toBe(':0\r\n');
+    // LFU: the counter of an untouched key starts at LFU_INIT_VAL as of tracking start.
+    server.config.set('maxmemory-policy', 'allkeys-lfu');
+    expect(run('object', 'idletime', 'key:1')).toMatch(/^-ERR An LFU maxmemory policy is selected/);
+    run('set', 'fresh', 'v');
+    expect(run('object', 'freq', 'fresh')).toBe(`:${LFU_INIT_VAL}\r\n`);
+    // Back to noeviction: the tables go, and so does their share of the model.
+    server.config.set('maxmemory-policy', 'noeviction');
+    expect(ks.dbs[0]!.meta).toBeNull();
+    expect(ks.recomputeMemory()).toBe(ks.datasetBytes);
+    expect(run('object', 'idletime', 'key:1')).toBe(':0\r\n');
+  });
+
+  it('eviction right after the switch samples every key (the tables are completed first)', () => {
+    const { server, run } = setup();
+    for (let i = 0; i < 3000; i++) run('set', `key:${i}`, 'x'.repeat(100));
+    server.config.set('maxmemory-policy', 'allkeys-lru');
+    expect(server.keyspace.populatingAccess).toBe(true);
+    const limit = server.usedMemory() - 50_000;
+    server.config.set('maxmemory', String(limit));
+    run('set', 'new', 'v');
+    for (let i = 0; i < 1000 && server.usedMemory() > limit; i++) server.evictor.perform();
+    expect(server.keyspace.populatingAccess).toBe(false);
+    expect(server.usedMemory()).toBeLessThanOrEqual(limit);
+    expect(server.keyspace.stats.evictedKeys).toBeGreaterThan(0);
   });
 });

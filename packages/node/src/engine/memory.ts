@@ -20,11 +20,13 @@ export const MAP_ENTRY = 37;
 export const SET_ENTRY = 27;
 export const HEAP_NUMBER = 16;
 
+/** A key's fixed cost: its entry in the main dict. */
+export const KEY_OVERHEAD = MAP_ENTRY;
 /**
- * A key's fixed cost: its entry in the main dict, and in the access table (a Map entry,
- * an array slot and 4 bytes of metadata, see AccessTable).
+ * A key's entry in the access table, while the maxmemory-policy keeps one (a Map entry,
+ * an array slot and 4 bytes of metadata, see AccessTable): Keyspace.keyOverhead.
  */
-export const KEY_OVERHEAD = 2 * MAP_ENTRY + 8 + 4;
+export const ACCESS_ENTRY = MAP_ENTRY + 8 + 4;
 /** A TTL: its entry in the expires map, whose value is a boxed double. */
 export const EXPIRE_ENTRY = MAP_ENTRY + HEAP_NUMBER;
 
@@ -99,9 +101,12 @@ export function accountValue(v: Value): number {
   return b;
 }
 
-/** A key's full cost: dict and metadata entries, the key string, the value, its TTL. */
-export function keyBytes(key: string, v: Value, hasTtl: boolean): number {
-  return KEY_OVERHEAD + stringBytes(key) + valueBytes(v) + (hasTtl ? EXPIRE_ENTRY : 0);
+/**
+ * A key's full cost: dict (and access-table) entries — `overhead`, the keyspace's
+ * keyOverhead —, the key string, the value, its TTL.
+ */
+export function keyBytes(key: string, v: Value, hasTtl: boolean, overhead: number = KEY_OVERHEAD): number {
+  return overhead + stringBytes(key) + valueBytes(v) + (hasTtl ? EXPIRE_ENTRY : 0);
 }
 
 // ------------------------------------------------------------------ LRU / LFU metadata

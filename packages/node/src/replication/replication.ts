@@ -216,6 +216,9 @@ export class Replication {
    * The admission checks of the replication layer, after authentication: NOREPLICAS
    * (min-replicas-to-write), READONLY (a read-only replica), MASTERDOWN (a replica
    * whose link is down, with replica-serve-stale-data no). Returns an error or null.
+   * On a primary the server calls this (and afterCall) only when min-replicas-to-write
+   * > 0 or repl-sync-mode is sync (Server.replChecks): a new primary-side check must
+   * extend that condition.
    */
   admit(c: Client, spec: CommandSpec): string | null {
     const cfg = this.server.config;

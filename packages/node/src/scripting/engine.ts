@@ -68,6 +68,7 @@ export function scriptingFor(server: Server): ScriptEngine {
   if (e === undefined) {
     e = new ScriptEngine(server);
     engines.set(server, e);
+    server.scripting = e;
   }
   return e;
 }

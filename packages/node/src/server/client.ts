@@ -69,6 +69,8 @@ export class Client implements KeyWatcher {
   lastCommand = 'NULL';
   /** Commands of this client currently being processed (re-entrancy guard). */
   processing = false;
+  /** In the server's flush queue (Server.scheduleFlush). */
+  flushQueued = false;
   /** Waiting for CLIENT UNPAUSE. */
   paused = false;
   /** The command held back by CLIENT PAUSE. */

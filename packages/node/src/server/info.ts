@@ -6,7 +6,7 @@ import { machine, totalmem, type as osType, release as osRelease } from 'node:os
 import { REDIS_COMPAT_VERSION, SONIC_VERSION } from '../commands/connection.js';
 import type { Server } from './server.js';
 import { latencyStatsFields } from './metrics.js';
-import { KEY_OVERHEAD, EXPIRE_ENTRY } from '../engine/memory.js';
+import { EXPIRE_ENTRY } from '../engine/memory.js';
 
 type Fields = [string, string | number][];
 
@@ -105,7 +105,7 @@ export function bytesToHuman(n: number): string {
 /** The dictionaries' share of used_memory: main and metadata entries, TTL entries. */
 export function dictOverhead(s: Server): number {
   let n = 0;
-  for (const db of s.keyspace.dbs) n += db.dict.size * KEY_OVERHEAD + db.expires.size * EXPIRE_ENTRY;
+  for (const db of s.keyspace.dbs) n += db.dict.size * s.keyspace.keyOverhead + db.expires.size * EXPIRE_ENTRY;
   return n;
 }
 

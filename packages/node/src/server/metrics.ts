@@ -58,18 +58,26 @@ export class LatencyHistogram {
 /** Per-command latency histograms (INFO latencystats, /metrics), reset by CONFIG RESETSTAT. */
 export class LatencyHistograms {
   readonly byCommand = new Map<string, LatencyHistogram>();
+  /** Bumped by reset(): histograms handed out by `of()` before it are no longer counted. */
+  gen = 0;
 
   record(command: string, usec: number): void {
+    this.of(command).record(usec);
+  }
+
+  /** The command's histogram (created on first use). */
+  of(command: string): LatencyHistogram {
     let h = this.byCommand.get(command);
     if (h === undefined) {
       h = new LatencyHistogram();
       this.byCommand.set(command, h);
     }
-    h.record(usec);
+    return h;
   }
 
   reset(): void {
     this.byCommand.clear();
+    this.gen++;
   }
 }
 

@@ -13,11 +13,11 @@ import { Keyspace, type Db } from '../engine/keyspace.js';
 import { Config } from '../config/config.js';
 import { Client } from './client.js';
 import { HANDLERS, type Handler } from '../commands/index.js';
-import { scriptingIfAny } from '../scripting/engine.js';
+import { scriptingIfAny, type ScriptEngine } from '../scripting/engine.js';
 import { PubSub } from './pubsub.js';
 import { SlowLog, LatencyMonitor, formatMonitorArg } from './monitoring.js';
 import { Evictor, EvictResult, type EvictionPolicy } from '../engine/evict.js';
-import { LatencyHistograms, startMetricsServer } from './metrics.js';
+import { LatencyHistograms, startMetricsServer, type LatencyHistogram } from './metrics.js';
 import type { Server as HttpServer } from 'node:http';
 import { Persistence } from '../persistence/manager.js';
 import type { Replication } from '../replication/replication.js';
@@ -28,6 +28,30 @@ export interface CommandStat {
   rejected: number;
   failed: number;
 }
+
+/** INFO commandstats by command name; clear() (CONFIG RESETSTAT) bumps `gen`. */
+class CommandStats extends Map<string, CommandStat> {
+  gen = 0;
+  override clear(): void {
+    super.clear();
+    this.gen++;
+  }
+}
+
+/**
+ * What `call()` needs of a command, cached on its spec (`CommandSpec.impl`): the handler
+ * and the counters, valid while the stats generations match (CONFIG RESETSTAT).
+ */
+interface CommandImpl {
+  handler: Handler | undefined;
+  stat: CommandStat;
+  hist: LatencyHistogram;
+  statsGen: number;
+  histGen: number;
+}
+
+/** Settings read on every command, kept as fields (Server.readHotSettings). */
+const HOT_SETTINGS = new Set(['slowlog-log-slower-than', 'slowlog-max-len', 'latency-monitor-threshold', 'latency-tracking', 'min-replicas-to-write', 'repl-sync-mode']);
 
 /** Commands a RESP2 client may run while subscribed. */
 const PUBSUB_ALLOWED = new Set(['subscribe', 'psubscribe', 'ssubscribe', 'unsubscribe', 'punsubscribe', 'sunsubscribe', 'ping', 'quit', 'reset']);
@@ -46,6 +70,8 @@ export class Server {
   replId = randomBytes(20).toString('hex');
   /** Replication (roles, the stream, WAIT, admission checks); set once the node starts it. */
   replication: Replication | null = null;
+  /** The Lua engine once a script ran (scripting/engine.ts sets it): BUSY admission. */
+  scripting: ScriptEngine | null = null;
   /** The cluster agent (`controllers` set): CLUSTERDOWN for writes while fenced. */
   cluster: { admit(c: Client, spec: CommandSpec): string | null } | null = null;
   /** Unix time (s) of the last successful save; start-up time until one happens, as in Redis. */
@@ -71,7 +97,7 @@ export class Server {
   /** DEBUG SET-ACTIVE-EXPIRE: false stops the active expiry cycle (lazy expiry stays). */
   activeExpire = true;
   readonly monitors = new Set<Client>();
-  readonly commandStats = new Map<string, CommandStat>();
+  readonly commandStats: Map<string, CommandStat> = new CommandStats();
   readonly errorStats = new Map<string, number>();
   limits: RequestLimits;
   readonly stats = {
@@ -98,8 +124,9 @@ export class Server {
   /** The Prometheus endpoint (--metrics-port), when on. */
   metricsServer: HttpServer | null = null;
   private sampler: NodeJS.Timeout | null = null;
-  private pendingFlush = new Set<Client>();
-  private flushScheduled = false;
+  /** Clients with replies to write when this event-loop turn's input is done (flushQueued). */
+  private readonly flushQueue: Client[] = [];
+  private flushTimer: NodeJS.Immediate | null = null;
   private readonly blockedClients = new Set<Client>();
   /** Set while a shutdown is under way. */
   shuttingDown = false;
@@ -116,15 +143,34 @@ export class Server {
     this.persistence = new Persistence(this);
     this.evictor = new Evictor(this.keyspace, () => this.usedMemory(), () => performance.now());
     this.applyMemorySettings();
-    this.latencyTracking = config.bool('latency-tracking');
+    this.readHotSettings();
     config.onChange((name) => {
+      if (HOT_SETTINGS.has(name)) this.readHotSettings();
       if (name.startsWith('maxmemory') || name.startsWith('lfu-')) this.applyMemorySettings();
       if (name === 'maxmemory') this.startEviction();
       if (name === 'proto-max-bulk-len' || name === 'client-query-buffer-limit') this.limits = this.computeLimits();
       if (name === 'hz') this.startCron();
-      if (name === 'latency-tracking') this.latencyTracking = config.bool('latency-tracking');
       if (name === 'requirepass' && config.get('requirepass') === '') for (const c of this.clients.values()) c.authenticated = true;
     });
+  }
+
+  // Hot settings: read on every command, so kept as fields.
+  private slowlogSlowerThan = 10000;
+  private slowlogMaxLen = 128;
+  private latencyThresholdUsec = 0;
+  /**
+   * A primary runs Replication.admit/afterCall only when they can refuse or hold a command
+   * (min-replicas-to-write, repl-sync-mode sync); a replica always does.
+   */
+  private replChecks = false;
+
+  private readHotSettings(): void {
+    const cfg = this.config;
+    this.slowlogSlowerThan = cfg.int('slowlog-log-slower-than');
+    this.slowlogMaxLen = cfg.int('slowlog-max-len');
+    this.latencyThresholdUsec = cfg.int('latency-monitor-threshold') * 1000;
+    this.latencyTracking = cfg.bool('latency-tracking');
+    this.replChecks = cfg.int('min-replicas-to-write') > 0 || cfg.get('repl-sync-mode') === 'sync';
   }
 
   /** used_memory: the heap at start-up, the dataset by the memory model, client buffers. */
@@ -146,6 +192,22 @@ export class Server {
     ks.lfu = policy.endsWith('-lfu');
     ks.lfuLogFactor = cfg.int('lfu-log-factor');
     ks.lfuDecayTime = cfg.int('lfu-decay-time');
+    // Per-key access data only while the policy evicts (LRU/LFU metadata, uniform sampling).
+    ks.setTracking(policy !== 'noeviction');
+    if (ks.populatingAccess) this.startAccessPopulation();
+  }
+
+  private accessTimer: NodeJS.Immediate | null = null;
+
+  /** Enters the keys present when tracking started into the access tables, 20k keys a turn. */
+  private startAccessPopulation(): void {
+    if (this.accessTimer !== null) return;
+    const step = (): void => {
+      this.accessTimer = null;
+      if (this.shuttingDown) return;
+      if (!this.keyspace.populateAccess(20000)) this.accessTimer = setImmediate(step);
+    };
+    this.accessTimer = setImmediate(step);
   }
 
   /**
@@ -343,7 +405,6 @@ export class Server {
     if (c.blocked) this.unblock(c);
     this.pubsub.removeClient(c);
     this.monitors.delete(c);
-    this.pendingFlush.delete(c);
     c.reply.discard();
   }
 
@@ -372,7 +433,9 @@ export class Server {
     } finally {
       c.processing = false;
     }
-    this.flush(c);
+    // Written once this turn's input from every client is processed (as Redis writes in
+    // beforeSleep): one wake-up of the peers for many replies, not one per client.
+    if (!c.reply.empty) this.scheduleFlush(c);
   }
 
   /**
@@ -424,15 +487,17 @@ export class Server {
       this.rejectCommand(c, Err.wrongArity(spec.name), spec);
       return;
     }
-    if (!c.authenticated && !spec.flags.has('no_auth')) {
+    if (!c.authenticated && !spec.noAuth) {
       this.rejectCommand(c, Err.noAuth, spec);
       return;
     }
     // A script past busy-reply-threshold holds the keyspace: only allow_busy commands run.
-    const busyErr = scriptingIfAny(this)?.busyError(spec.flags.has('allow_busy')) ?? null;
-    if (busyErr !== null) {
-      this.rejectCommand(c, busyErr, spec);
-      return;
+    if (this.scripting !== null) {
+      const busyErr = this.scripting.busyError(spec.allowBusy);
+      if (busyErr !== null) {
+        this.rejectCommand(c, busyErr, spec);
+        return;
+      }
     }
     // LOADING during the start-up load; MISCONF when RDB/AOF writes fail.
     const diskErr = this.persistence.admissionError(spec);
@@ -440,9 +505,10 @@ export class Server {
       this.rejectCommand(c, diskErr, spec);
       return;
     }
-    if (this.replication !== null) {
+    const repl = this.replication !== null && (this.replChecks || this.replication.role !== 'master') ? this.replication : null;
+    if (repl !== null) {
       // NOREPLICAS, READONLY (a read-only replica), MASTERDOWN (stale data refused).
-      const replErr = this.replication.admit(c, spec);
+      const replErr = repl.admit(c, spec);
       if (replErr !== null) {
         this.rejectCommand(c, replErr, spec);
         return;
@@ -457,7 +523,7 @@ export class Server {
       }
     }
     const name = spec.parent ?? spec.name;
-    if (c.inPubSub && r.proto === 2 && !PUBSUB_ALLOWED.has(name)) {
+    if (r.proto === 2 && c.inPubSub && !PUBSUB_ALLOWED.has(name)) {
       this.rejectCommand(
         c,
         `ERR Can't execute '${spec.name}': only (P|S)SUBSCRIBE / (P|S)UNSUBSCRIBE / PING / QUIT / RESET are allowed in this context`,
@@ -478,7 +544,7 @@ export class Server {
       if (this.keyspace.readyKeys.length > 0 && c.multi === null) this.handleReadyKeys();
     }
     if (c.multi !== null && !MULTI_IMMEDIATE.has(name)) {
-      if (spec.flags.has('no_multi')) {
+      if (spec.noMulti) {
         this.rejectCommand(c, 'ERR Command not allowed inside a transaction', spec);
         return;
       }
@@ -495,7 +561,7 @@ export class Server {
     }
     this.call(c, argv, spec);
     // repl-sync-mode sync: a write's reply waits for a replica's ack.
-    if (this.replication !== null) this.replication.afterCall(c);
+    if (repl !== null) repl.afterCall(c);
   }
 
   private rejectCommand(c: Client, msg: string, spec: CommandSpec | null): void {
@@ -523,12 +589,14 @@ export class Server {
 
   /** Executes an admitted command: handler, stats, slow log, monitor, propagation, wake-ups. */
   call(c: Client, argv: string[], spec: CommandSpec): void {
-    const handler = HANDLERS.get(spec.name);
+    let impl = spec.impl as CommandImpl | null;
+    if (impl === null || impl.statsGen !== (this.commandStats as CommandStats).gen || impl.histGen !== this.latencyHistograms.gen) impl = this.implOf(spec);
+    const handler = impl.handler;
     if (handler === undefined) {
       c.reply.error(`ERR command '${spec.name}' is declared but not implemented`);
       return;
     }
-    if (this.monitors.size > 0 && !spec.flags.has('skip_monitor') && !c.monitor) this.feedMonitors(c, argv);
+    if (this.monitors.size > 0 && !spec.skipMonitor && !c.monitor) this.feedMonitors(c, argv);
     const ks = this.keyspace;
     const dirtyBefore = ks.dirty;
     const errorsBefore = c.reply.errors;
@@ -536,34 +604,45 @@ export class Server {
     this.currentArgv = argv;
     const t0 = performance.now();
     try {
-      (handler as Handler)(c, argv);
+      handler(c, argv);
     } catch (err) {
       this.log.error({ err, command: spec.name }, 'command handler failed');
       c.reply.error(`ERR internal error running '${spec.name}': ${(err as Error).message}`);
     }
     const usec = Math.round((performance.now() - t0) * 1000);
-    if (this.latencyTracking) this.latencyHistograms.record(spec.name, usec);
+    if (this.latencyTracking) impl.hist.record(usec);
     this.stats.totalCommands++;
     c.totalCommands++;
     c.lastCommand = spec.name;
-    const st = this.statFor(spec.name);
+    const st = impl.stat;
     st.calls++;
     st.usec += usec;
     if (c.reply.errors !== errorsBefore) {
       st.failed++;
       this.countError(c.reply.lastError);
     }
-    const slower = this.config.int('slowlog-log-slower-than');
-    if (slower >= 0 && usec >= slower && !spec.flags.has('skip_slowlog')) {
-      this.slowlog.add(argv, usec, c, this.config.int('slowlog-max-len'));
+    if (usec >= this.slowlogSlowerThan && this.slowlogSlowerThan >= 0 && !spec.skipSlowlog) {
+      this.slowlog.add(argv, usec, c, this.slowlogMaxLen);
     }
-    const latencyMs = this.config.int('latency-monitor-threshold');
-    if (latencyMs > 0 && usec >= latencyMs * 1000) this.latency.add(spec.flags.has('fast') ? 'fast-command' : 'command', Math.round(usec / 1000));
+    if (this.latencyThresholdUsec > 0 && usec >= this.latencyThresholdUsec) this.latency.add(spec.fast ? 'fast-command' : 'command', Math.round(usec / 1000));
     // Propagate writes that changed something, as the command itself unless the
     // handler propagated its own effect (a rewrite) already.
     if (spec.isWrite && ks.dirty !== dirtyBefore && !this.propagated) ks.propagate(c.db.id, argv);
     this.propagated = false;
     if (ks.readyKeys.length > 0 && !c.inExec) this.handleReadyKeys();
+  }
+
+  /** Caches a command's handler and counters on its spec (again after CONFIG RESETSTAT). */
+  private implOf(spec: CommandSpec): CommandImpl {
+    const impl: CommandImpl = {
+      handler: HANDLERS.get(spec.name),
+      stat: this.statFor(spec.name),
+      hist: this.latencyHistograms.of(spec.name),
+      statsGen: (this.commandStats as CommandStats).gen,
+      histGen: this.latencyHistograms.gen,
+    };
+    spec.impl = impl;
+    return impl;
   }
 
   /** latency-tracking (INFO latencystats): per-command latency histograms. */
@@ -606,19 +685,29 @@ export class Server {
     if (!this.checkOutputLimit(c)) return;
   }
 
-  /** Marks a client (not the one being served) for a flush at the end of this turn. */
+  /**
+   * Marks a client for a flush once the current event-loop turn has processed its input
+   * (setImmediate runs after every I/O callback of the turn): replies to many clients
+   * go out together, as Redis writes them in beforeSleep.
+   */
   scheduleFlush(c: Client): void {
-    this.pendingFlush.add(c);
-    if (!this.flushScheduled) {
-      this.flushScheduled = true;
-      queueMicrotask(() => {
-        this.flushScheduled = false;
-        const list = [...this.pendingFlush];
-        this.pendingFlush.clear();
-        for (const x of list) this.flush(x);
-      });
-    }
+    if (c.flushQueued) return;
+    c.flushQueued = true;
+    this.flushQueue.push(c);
+    if (this.flushTimer === null) this.flushTimer = setImmediate(this.flushAll);
   }
+
+  private readonly flushAll = (): void => {
+    this.flushTimer = null;
+    const q = this.flushQueue;
+    // flush() may queue more (a client closed on its output limit does not): take them too.
+    for (let i = 0; i < q.length; i++) {
+      const c = q[i]!;
+      c.flushQueued = false;
+      this.flush(c);
+    }
+    q.length = 0;
+  };
 
   private checkOutputLimit(c: Client): boolean {
     const size = c.socket!.writableLength;

@@ -57,6 +57,17 @@ export interface CommandSpec extends CommandDoc {
   isWrite: boolean;
   isReadonly: boolean;
   denyOom: boolean;
+  noAuth: boolean;
+  allowBusy: boolean;
+  noMulti: boolean;
+  skipMonitor: boolean;
+  skipSlowlog: boolean;
+  fast: boolean;
+  /**
+   * Free for the process that serves the command: the node caches its handler and
+   * counters here, so the hot path does no lookup by name. Null until then.
+   */
+  impl: unknown;
 }
 
 /** Redis 7's ACL categories, in the order COMMAND INFO lists them. */
@@ -185,6 +196,13 @@ export function command(name: string, arity: number, flags: string, opts: Define
     isWrite: flagSet.has('write'),
     isReadonly: flagSet.has('readonly'),
     denyOom: flagSet.has('denyoom'),
+    noAuth: flagSet.has('no_auth'),
+    allowBusy: flagSet.has('allow_busy'),
+    noMulti: flagSet.has('no_multi'),
+    skipMonitor: flagSet.has('skip_monitor'),
+    skipSlowlog: flagSet.has('skip_slowlog'),
+    fast: flagSet.has('fast'),
+    impl: null,
   };
   if (subs) for (const s of subs.values()) s.parent = spec.name;
   return spec;

@@ -232,6 +232,20 @@ describe('RaftNode', () => {
     expect(net.get(leader).propose('x')).toBe(false);
   });
 
+  it('vote requests do not restart election timers: a candidate that cannot win does not keep the others from campaigning (found by the simulator)', () => {
+    for (let seed = 0; seed < 20; seed++) {
+      const r = new Rng(100 + seed);
+      const n = new RaftNode({ id: 'a', members: ['a', 'b', 'c'], electionTicks: 10, heartbeatTicks: 2, rng: () => r.next(), preVote: false, checkQuorum: false }, stateWith(2, log(1, 2, 2), 1));
+      for (let t = 0; t < 9; t++) n.tick();
+      // b, with a shorter log, campaigns in a higher term: a refuses its vote ...
+      n.step({ type: 'vote', from: 'b', to: 'a', term: 3, lastLogIndex: 1, lastLogTerm: 1, preVote: false });
+      expect(n.status().term).toBe(3);
+      // ... and still campaigns by its own timeout, at most 2 * electionTicks after it last heard from a leader.
+      for (let t = 0; t < 11; t++) n.tick();
+      expect(n.status()).toMatchObject({ role: 'candidate', term: 4 });
+    }
+  });
+
   it('a follower that heard from its leader ignores vote requests (leader lease)', () => {
     const net = new Net(['a', 'b', 'c']);
     const leader = net.elect();

@@ -232,7 +232,10 @@ export class RaftNode {
         // Granted pre-votes carry the term we would campaign at.
       } else {
         const lead = m.type === 'append' || m.type === 'snapshot' ? m.from : null;
-        this.becomeFollower(m.term, lead);
+        // A vote request moves us to its term but does not restart our election timer
+        // (only hearing from a leader or granting a vote does, Raft figure 2): otherwise a
+        // node that cannot win, with a fast clock, keeps everyone else from ever campaigning.
+        this.becomeFollower(m.term, lead, m.type !== 'vote');
       }
     } else if (m.term < this.term) {
       if (m.type === 'append' || m.type === 'snapshot') {
@@ -517,21 +520,24 @@ export class RaftNode {
     this.randomizedTimeout = this.electionTicks + Math.floor(this.rng() * this.electionTicks);
   }
 
-  private becomeFollower(term: number, leader: NodeId | null): void {
+  private becomeFollower(term: number, leader: NodeId | null, resetTimer = true): void {
     if (term !== this.term) {
       invariant(term > this.term, `${this.id}: term going back from ${this.term} to ${term}`);
       this.term = term;
       this.votedFor = null;
       this.dropStaleMessages();
     }
+    const wasFollower = this.role === 'follower';
     this.role = 'follower';
     this.preCandidate = false;
     this.leader = leader;
-    this.electionElapsed = 0;
     this.heartbeatElapsed = 0;
     this.progress.clear();
     this.votes.clear();
-    this.resetRandomizedTimeout();
+    if (resetTimer || !wasFollower) {
+      this.electionElapsed = 0;
+      this.resetRandomizedTimeout();
+    }
   }
 
   private campaign(pre: boolean): void {

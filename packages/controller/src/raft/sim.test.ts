@@ -29,6 +29,8 @@ function shape(seed: number): { nodes: number; steps: number } {
  */
 const REGRESSIONS: Array<{ seed: number; nodes: number; steps: number; bug: string }> = [
   { seed: 291, nodes: 3, steps: 1562, bug: 'a deposed leader sent, after a term change, entries it had already cut from its disk' },
+  { seed: 63, nodes: 3, steps: 9498, bug: 'no pre-vote: a node with a short log and a fast clock restarted everyone\'s election timer with its vote requests, for ever' },
+  { seed: 195, nodes: 3, steps: 9622, bug: 'the same livelock, with a removed leader' },
 ];
 
 function total(stats: SimStats[], key: keyof SimStats): number {

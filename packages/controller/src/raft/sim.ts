@@ -105,7 +105,11 @@ export interface SimStats {
   membershipCommitted: number;
   dropped: number;
   duplicated: number;
+  /** Nominal ticks from healing to the new proposal applied on the leader. */
   livenessTicks: number;
+  /** Nominal election timeouts from healing to the first leader (a member). */
+  livenessElectionTimeouts: number;
+  electionTicks: number;
 }
 
 export class SimViolation extends Error {
@@ -137,6 +141,8 @@ interface Knobs {
   maxInflight: number;
   electionTicks: number;
   heartbeatTicks: number;
+  preVote: boolean;
+  checkQuorum: boolean;
 }
 
 function drawKnobs(r: Rng): Knobs {
@@ -165,6 +171,8 @@ function drawKnobs(r: Rng): Knobs {
     maxInflight: r.pick([1, 4, 16]),
     electionTicks,
     heartbeatTicks: Math.max(1, Math.floor(electionTicks / r.pick([3, 5, 10]))),
+    preVote: r.pick([true, true, false]),
+    checkQuorum: r.pick([true, true, false]),
   };
 }
 
@@ -261,7 +269,7 @@ export class RaftSim {
     this.stats = {
       seed: opts.seed, steps: 0, time: 0, leaders: 0, maxTerm: 0, committed: 0, crashes: 0,
       crashesBetweenPersistAndAdvance: 0, tornWrites: 0, partitions: 0, snapshotsInstalled: 0, compactions: 0,
-      membershipCommitted: 0, dropped: 0, duplicated: 0, livenessTicks: 0,
+      membershipCommitted: 0, dropped: 0, duplicated: 0, livenessTicks: 0, livenessElectionTimeouts: 0, electionTicks: 0,
     };
     for (const id of this.ids) {
       const node: SimNode = {
@@ -381,6 +389,8 @@ export class RaftSim {
         rng: () => nodeRng.next(),
         maxEntriesPerMessage: this.k.maxEntriesPerMessage,
         maxInflight: this.k.maxInflight,
+        preVote: this.k.preVote,
+        checkQuorum: this.k.checkQuorum,
       },
       state,
     );
@@ -654,13 +664,22 @@ export class RaftSim {
     this.trace('--- faults stop: network healed, every node up ---');
   }
 
-  /** After healing: a leader is elected and a new proposal commits within a bound, and every member catches up. */
+  /**
+   * After healing: a leader is elected within 20 election timeouts of the slowest clock (after
+   * the messages still in flight have landed), a new proposal commits within that plus one
+   * nominal tick per log entry a follower may have to catch up on (followers with a backlog and
+   * one entry per message take that long), and every member then catches up.
+   */
   private checkLiveness(): void {
-    // Messages already in flight may still be delayed by up to their old delays; then elections settle.
-    const bound = this.now + 60 * this.k.electionTicks * 20 + 1500;
     const start = this.now;
+    const drain = this.k.maxDelay + 450;
+    const electionBound = start + drain + 20 * 2 * this.k.electionTicks * 20;
+    let backlog = 0;
+    for (const n of this.nodes.values()) backlog = Math.max(backlog, n.raft!.lastIndex());
+    const bound = electionBound + (backlog + 10) * TICK;
     const marker = `final-${this.seed}`;
     let proposedAt: { node: SimNode; index: number; term: number } | null = null;
+    let elected = -1;
     while (this.now < bound) {
       this.advanceTime();
       if (proposedAt) {
@@ -672,10 +691,12 @@ export class RaftSim {
           break;
         }
       }
-      if (!proposedAt && this.now % TICK === 0) {
+      if (!proposedAt) {
         for (const l of this.leaders()) {
           const raft = l.raft!;
-          if (raft.propose(marker)) {
+          if (!raft.status().members.includes(l.id)) continue;
+          if (elected < 0) elected = this.now;
+          if (this.now % TICK === 0 && raft.propose(marker)) {
             const st = raft.status();
             proposedAt = { node: l, index: st.lastIndex, term: st.term };
             this.step(l, `propose ${marker}`);
@@ -683,12 +704,17 @@ export class RaftSim {
           }
         }
       }
+      if (elected < 0 && this.now >= electionBound) {
+        this.fail(`liveness: no leader within ${electionBound - start} time units after healing; ${this.describe()}`);
+      }
     }
     if (!proposedAt || proposedAt.node.smApplied < proposedAt.index) {
       this.fail(`liveness: no proposal committed within ${bound - start} time units (${Math.round((bound - start) / TICK)} ticks) after healing; ${this.describe()}`);
     }
+    this.stats.livenessElectionTimeouts = (elected - start) / (this.k.electionTicks * TICK);
     const ticks = Math.ceil((this.now - start) / TICK);
     this.stats.livenessTicks = ticks;
+    this.stats.electionTicks = this.k.electionTicks;
     const key = this.appliedKey[proposedAt.index];
     if (key === undefined || !key.endsWith(`|command|${marker}`)) this.fail(`liveness: index ${proposedAt.index} holds ${key}, not the proposal`);
     // Every member of the final configuration catches up with everything committed.

@@ -1,6 +1,12 @@
 // Persistence benchmark: Sonic against redis-server on the same machine, same run.
 //
-//   node bench/persistence.mjs [--keys 1000000]
+//   node bench/persistence.mjs [--keys 1000000] [--only save|bgsave|aof] [--runs 1]
+//                              [--sonic-args "--flag value ..."] [--node-args "--cpu-prof ..."]
+//
+// --only runs one part; --runs repeats the BGSAVE part and reports each run and the
+// median (the max latency of one run is noisy on a busy machine); --sonic-args passes
+// extra flags to the Sonic node, --node-args options to its node process (a CPU
+// profile of the BGSAVE: --only bgsave --node-args "--cpu-prof --cpu-prof-dir=/tmp/p").
 //
 // 1. SAVE and start-up load of N keys (MB/s, keys/s).
 // 2. BGSAVE of N keys under a write load: the max latency a client sees, and the extra
@@ -17,6 +23,14 @@ import { freePort, DEFAULT_SONIC_MAIN, sleep } from './lib.mjs';
 
 const argi = process.argv.indexOf('--keys');
 const N = argi > 0 ? Number(process.argv[argi + 1]) : 1_000_000;
+const opt = (name, dflt) => {
+  const i = process.argv.indexOf(name);
+  return i > 0 ? process.argv[i + 1] : dflt;
+};
+const ONLY = opt('--only', 'all');
+const RUNS = Number(opt('--runs', '1'));
+const SONIC_ARGS = opt('--sonic-args', '').split(/\s+/).filter(Boolean);
+const NODE_ARGS = opt('--node-args', '').split(/\s+/).filter(Boolean);
 const procs = new Set();
 process.on('exit', () => {
   for (const p of procs) p.kill('SIGKILL');
@@ -27,7 +41,7 @@ async function start(kind, dir, args = []) {
   const cmd = kind === 'sonic' ? process.execPath : 'redis-server';
   const base =
     kind === 'sonic'
-      ? [DEFAULT_SONIC_MAIN, 'node', '--port', String(port), '--dir', dir, '--save', '']
+      ? [...NODE_ARGS, DEFAULT_SONIC_MAIN, 'node', '--port', String(port), '--dir', dir, '--save', '', ...SONIC_ARGS]
       : ['--port', String(port), '--bind', '127.0.0.1', '--dir', dir, '--save', '', '--appendonly', 'no'];
   const t0 = performance.now();
   const child = spawn(cmd, [...base, ...args], { stdio: 'ignore', env: { ...process.env, SONIC_LOG_LEVEL: 'warn' } });
@@ -47,7 +61,8 @@ async function start(kind, dir, args = []) {
 
 async function stop(s) {
   s.c.disconnect();
-  s.child.kill('SIGKILL');
+  // A CPU profile is written at a clean exit only.
+  s.child.kill(s.kind === 'sonic' && NODE_ARGS.includes('--cpu-prof') ? 'SIGTERM' : 'SIGKILL');
   procs.delete(s.child);
   await new Promise((r) => (s.child.exitCode !== null || s.child.signalCode !== null ? r() : s.child.once('exit', r)));
 }
@@ -183,20 +198,38 @@ async function aofThroughput(kind) {
 }
 
 const f = (x, d = 1) => (Number.isFinite(x) ? x.toFixed(d) : String(x));
+const median = (xs) => {
+  const v = [...xs].sort((a, b) => a - b);
+  return v.length === 0 ? NaN : v.length % 2 ? v[(v.length - 1) / 2] : (v[v.length / 2 - 1] + v[v.length / 2]) / 2;
+};
 const res = {};
 for (const kind of ['sonic', 'redis']) {
-  const sl = await saveLoad(kind);
-  const bg = await bgsaveUnderLoad(kind);
-  const aof = await aofThroughput(kind);
-  res[kind] = { sl, bg, aof };
-  const mb = sl.bytes / 1048576;
-  console.log(`${kind}: SAVE ${N} keys ${f(sl.saveMs, 0)} ms (${f(mb / (sl.saveMs / 1000))} MB/s, ${f(N / (sl.saveMs / 1000) / 1000, 0)}k keys/s, file ${f(mb)} MB); load ${f(sl.loadMs, 0)} ms (${f(mb / (sl.loadMs / 1000))} MB/s, ${f(N / (sl.loadMs / 1000) / 1000, 0)}k keys/s)`);
-  console.log(`${kind}: BGSAVE under writes ${f(bg.bgMs, 0)} ms; max client latency ${f(bg.maxLatMs)} ms (before: ${f(bg.latBeforeMs)} ms); extra RSS ${f(bg.extraRssMb)} MB of ${f(bg.rssBeforeMb)} MB; fork COW ${f(bg.cowMb)} MB`);
-  console.log(`${kind}: SET ops/s no-persistence ${f(aof['no-persistence'], 0)}, everysec ${f(aof.everysec, 0)} (${f(aof.everysec / aof['no-persistence'], 2)}x), always ${f(aof.always, 0)} (${f(aof.always / aof['no-persistence'], 2)}x)`);
+  const out = {};
+  if (ONLY === 'all' || ONLY === 'save') {
+    const sl = (out.sl = await saveLoad(kind));
+    const mb = sl.bytes / 1048576;
+    console.log(`${kind}: SAVE ${N} keys ${f(sl.saveMs, 0)} ms (${f(mb / (sl.saveMs / 1000))} MB/s, ${f(N / (sl.saveMs / 1000) / 1000, 0)}k keys/s, file ${f(mb)} MB); load ${f(sl.loadMs, 0)} ms (${f(mb / (sl.loadMs / 1000))} MB/s, ${f(N / (sl.loadMs / 1000) / 1000, 0)}k keys/s)`);
+  }
+  if (ONLY === 'all' || ONLY === 'bgsave') {
+    const runs = [];
+    for (let i = 0; i < RUNS; i++) {
+      const bg = await bgsaveUnderLoad(kind);
+      runs.push(bg);
+      console.log(`${kind}: BGSAVE under writes ${f(bg.bgMs, 0)} ms; max client latency ${f(bg.maxLatMs)} ms (before: ${f(bg.latBeforeMs)} ms); extra RSS ${f(bg.extraRssMb)} MB of ${f(bg.rssBeforeMb)} MB; fork COW ${f(bg.cowMb)} MB`);
+    }
+    out.bg = { maxLatMs: median(runs.map((r) => r.maxLatMs)), bgMs: median(runs.map((r) => r.bgMs)) };
+    if (RUNS > 1) console.log(`${kind}: BGSAVE median of ${RUNS}: max client latency ${f(out.bg.maxLatMs)} ms, duration ${f(out.bg.bgMs, 0)} ms`);
+  }
+  if (ONLY === 'all' || ONLY === 'aof') {
+    const aof = (out.aof = await aofThroughput(kind));
+    console.log(`${kind}: SET ops/s no-persistence ${f(aof['no-persistence'], 0)}, everysec ${f(aof.everysec, 0)} (${f(aof.everysec / aof['no-persistence'], 2)}x), always ${f(aof.always, 0)} (${f(aof.always / aof['no-persistence'], 2)}x)`);
+  }
+  res[kind] = out;
 }
 const s = res.sonic;
 const r = res.redis;
-console.log(
-  `ratios sonic/redis: save ${f(r.sl.saveMs / s.sl.saveMs, 2)}x speed, load ${f(r.sl.loadMs / s.sl.loadMs, 2)}x speed, BGSAVE max latency ${f(s.bg.maxLatMs / r.bg.maxLatMs, 2)}x`,
-);
+const ratios = [];
+if (s.sl) ratios.push(`save ${f(r.sl.saveMs / s.sl.saveMs, 2)}x speed, load ${f(r.sl.loadMs / s.sl.loadMs, 2)}x speed`);
+if (s.bg) ratios.push(`BGSAVE max latency ${f(s.bg.maxLatMs / r.bg.maxLatMs, 2)}x`);
+if (ratios.length > 0) console.log(`ratios sonic/redis: ${ratios.join(', ')}`);
 process.exit(0);

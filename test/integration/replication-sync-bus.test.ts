@@ -1,6 +1,6 @@
 import { afterAll, describe, expect, it } from 'vitest';
 import { Socket } from 'node:net';
-import { stopAll } from './harness.js';
+import { RawConn, stopAll } from './harness.js';
 import { client, info, startNode, startReplica, waitInSync, waitUntil } from './replication-helpers.js';
 
 afterAll(stopAll);
@@ -39,6 +39,70 @@ describe('replication: sync mode', () => {
     expect(Date.now() - t1).toBeLessThan(200);
     expect(primary.output()).toMatch(/sync mode: no replica acknowledged a write in time/);
     c.disconnect();
+  });
+});
+
+describe('replication: sync mode and blocked clients', () => {
+  it('a client woken from BLPOP or XREAD BLOCK by another client\'s write gets its reply only once a replica acked that write', async () => {
+    const primary = await startNode(['--repl-sync-mode', 'sync', '--repl-sync-timeout', '10000']);
+    const replica = await startReplica(primary);
+    await waitInSync(primary, replica);
+    const popper = await RawConn.open(primary.port);
+    const reader = await RawConn.open(primary.port);
+    const writer = await RawConn.open(primary.port);
+    const writer2 = await RawConn.open(primary.port);
+    const blocked = async (n: number) => waitUntil(`${n} blocked clients`, async () => (await info(primary, 'clients')).blocked_clients === String(n));
+
+    // With the replica acking, a woken client is answered at once.
+    popper.send('BLPOP', 'q', '0');
+    await blocked(1);
+    writer.send('RPUSH', 'q', 'first');
+    expect(await popper.read(3000)).toEqual(['q', 'first']);
+    expect(await writer.read(3000)).toBe(1);
+
+    // With the replica stopped (no acks), neither the writers nor the woken clients hear back...
+    popper.send('BLPOP', 'q', '0');
+    reader.send('XREAD', 'BLOCK', '0', 'STREAMS', 's', '$');
+    await blocked(2);
+    replica.child.kill('SIGSTOP');
+    try {
+      writer.send('RPUSH', 'q', 'second');
+      // (a held writer's next command waits too: XADD comes from another client)
+      writer2.send('XADD', 's', '1-1', 'f', 'v');
+      await expect(popper.read(800)).rejects.toThrow(/no reply/);
+      await expect(reader.read(50)).rejects.toThrow(/no reply/);
+      await expect(writer.read(50)).rejects.toThrow(/no reply/);
+      await expect(writer2.read(50)).rejects.toThrow(/no reply/);
+      // ...although the writes were applied on the primary.
+      const c = client(primary);
+      expect(await c.exists('s')).toBe(1);
+      expect(await c.llen('q')).toBe(0);
+      c.disconnect();
+    } finally {
+      replica.child.kill('SIGCONT');
+    }
+    // Once the replica acks, every held reply goes out.
+    expect(await popper.read(5000)).toEqual(['q', 'second']);
+    expect(await reader.read(5000)).toEqual([['s', [['1-1', ['f', 'v']]]]]);
+    expect(await writer.read(5000)).toBe(1);
+    expect(await writer2.read(5000)).toBe('1-1');
+
+    // No ack within repl-sync-timeout: the woken client gets the NOREPLICAS error, as a writer does.
+    writer.send('CONFIG', 'SET', 'repl-sync-timeout', '300');
+    expect(await writer.read()).toBe('OK');
+    popper.send('BLPOP', 'q', '0');
+    await blocked(1);
+    replica.child.kill('SIGSTOP');
+    try {
+      writer.send('RPUSH', 'q', 'third');
+      const got = await popper.read(5000);
+      expect(got).toBeInstanceOf(Error);
+      expect(String((got as Error).message)).toMatch(/^NOREPLICAS No replica acknowledged the write within repl-sync-timeout \(300 ms\)/);
+      expect(String(((await writer.read(5000)) as Error).message)).toMatch(/^NOREPLICAS/);
+    } finally {
+      replica.child.kill('SIGCONT');
+    }
+    for (const r of [popper, reader, writer, writer2]) r.close();
   });
 });
 

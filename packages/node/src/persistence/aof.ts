@@ -319,6 +319,8 @@ export class Aof {
   disable(): void {
     if (!this.enabled) return;
     this.rewrite?.snap.cancel('AOF turned off');
+    // A rewrite past its snapshot (fsyncing its base) sees this and drops its file.
+    this.rewrite = null;
     this.flushWrites();
     try {
       fs.fsyncSync(this.fd);
@@ -567,9 +569,15 @@ export class Aof {
     this.rewrite = { snap, startedAt };
     log.info({ base: name }, 'Background append only file rewriting started');
     snap.done.then(
-      (st) => {
-        fs.fsyncSync(fd);
+      async (st) => {
+        // The base's fsync in the thread pool (a synchronous one stalls every client).
+        await fsyncAsync(fd);
         fs.closeSync(fd);
+        // Turned off (or shut down) while the fsync ran: this rewrite is void.
+        if (this.rewrite?.snap !== snap) {
+          fs.rmSync(tmp, { force: true });
+          return;
+        }
         fs.renameSync(tmp, join(this.dirName, name));
         const keep = new Set(incrs.map((e) => e.name));
         const old = this.manifest.filter((e) => e.type !== 'h' && !keep.has(e.name));
@@ -624,6 +632,24 @@ export function writeAllAsync(fd: number, buf: Buffer): Promise<void> {
     };
     go(0);
   });
+}
+
+/** fsync in libuv's thread pool: the event loop keeps serving clients meanwhile. */
+export function fsyncAsync(fd: number): Promise<void> {
+  return new Promise((res, rej) => fs.fsync(fd, (err) => (err ? rej(err) : res())));
+}
+
+/** fsyncDir without blocking the event loop (errors ignored, as fsyncDir). */
+export async function fsyncDirAsync(dir: string): Promise<void> {
+  let fd = -1;
+  try {
+    fd = await new Promise<number>((res, rej) => fs.open(dir, 'r', (err, d) => (err ? rej(err) : res(d))));
+    await fsyncAsync(fd);
+  } catch {
+    /* not supported everywhere */
+  } finally {
+    if (fd >= 0) fs.close(fd, () => {});
+  }
 }
 
 export function fsyncDir(dir: string): void {

@@ -14,7 +14,7 @@ import { Client } from '../server/client.js';
 import { HANDLERS } from '../commands/index.js';
 import { startSnapshot, saveSnapshotSync, type SnapshotHandle } from './snapshot.js';
 import { RdbFileLoader, type RdbLoadStats } from './rdb-file.js';
-import { Aof, errnoText, fsyncDir, writeAll, writeAllAsync } from './aof.js';
+import { Aof, errnoText, fsyncAsync, fsyncDir, fsyncDirAsync, writeAll, writeAllAsync } from './aof.js';
 
 export const MISCONF_RDB =
   "MISCONF Redis is configured to save RDB snapshots, but it's currently unable to persist to disk. Commands that may modify the data set are disabled, because this instance is configured to report errors during writes if RDB snapshotting fails (stop-writes-on-bgsave-error option). Please check the Redis logs for details about the RDB error.";
@@ -30,8 +30,30 @@ function cwd(): string {
 /** Logs a progress line every this many ms during long loads and saves. */
 const PROGRESS_EVERY_MS = 1000;
 
+/**
+ * The replication position an RDB carries (aux fields repl-id, repl-offset,
+ * repl-stream-db, as Redis 4+ writes them): the data in the file is the replication
+ * stream `replid` up to `offset`, whose last SELECT chose `streamDb`.
+ */
+export interface ReplSaveInfo {
+  replid: string;
+  offset: number;
+  streamDb: number;
+}
+
+/** Reads the replication position from an RDB's aux fields, or null when absent or invalid. */
+export function replInfoFromAux(aux: Record<string, string>): ReplSaveInfo | null {
+  const id = aux['repl-id'];
+  const off = aux['repl-offset'];
+  const db = aux['repl-stream-db'];
+  if (id === undefined || off === undefined || !/^[0-9a-f]{40}$/.test(id) || !/^\d+$/.test(off)) return null;
+  return { replid: id, offset: Number(off), streamDb: db !== undefined && /^\d+$/.test(db) ? Number(db) : -1 };
+}
+
 export class Persistence {
-  bgsave: { snap: SnapshotHandle; startedAt: number; dirtyAtStart: number } | null = null;
+  bgsave: { snap: SnapshotHandle; startedAt: number; dirtyAtStart: number; abandoned: boolean } | null = null;
+  /** The replication position of the RDB loaded at start (repl-* aux fields), for replication to resume from. */
+  loadedReplInfo: ReplSaveInfo | null = null;
   bgsaveScheduled = false;
   lastBgsaveStatus: 'ok' | 'err' = 'ok';
   lastBgsaveError = '';
@@ -90,7 +112,18 @@ export class Persistence {
 
   private rdbOptions() {
     const cfg = this.server.config;
-    return { compress: cfg.bool('rdbcompression'), checksum: cfg.bool('rdbchecksum') };
+    return { compress: cfg.bool('rdbcompression'), checksum: cfg.bool('rdbchecksum'), aux: this.replAux() };
+  }
+
+  /**
+   * The repl-* aux fields of an RDB saved now (read in the same turn as the snapshot
+   * starts, so they describe the same point): a replica restarted from the file continues
+   * with a partial resync, as Redis does.
+   */
+  private replAux(): Record<string, string | number> | undefined {
+    const rsi = this.server.replication?.saveInfo() ?? null;
+    if (rsi === null) return undefined;
+    return { 'repl-stream-db': rsi.streamDb, 'repl-id': rsi.replid, 'repl-offset': rsi.offset };
   }
 
   private tempName(): string {
@@ -152,32 +185,50 @@ export class Persistence {
         this.log.info({ keys, total: snap.keysTotal, bytes }, 'Background saving in progress');
       },
     });
-    this.bgsave = { snap, startedAt, dirtyAtStart: ks.dirty };
+    const job = { snap, startedAt, dirtyAtStart: ks.dirty, abandoned: false };
+    this.bgsave = job;
+    let fdOpen = true;
+    const closeFd = (): void => {
+      if (!fdOpen) return;
+      fdOpen = false;
+      fs.closeSync(fd);
+    };
     this.log.info('Background saving started');
     snap.done
-      .then((st) => {
-        fs.fsyncSync(fd);
-        fs.closeSync(fd);
+      .then(async (st) => {
+        // fsync in the thread pool: a synchronous fsync of a large file stalled every
+        // client for tens of ms at the end of each BGSAVE (Redis fsyncs in its child).
+        await fsyncAsync(fd);
+        closeFd();
+        // SHUTDOWN's own SAVE came meanwhile: this older file must not replace it.
+        if (job.abandoned) {
+          fs.rmSync(tmp, { force: true });
+          return;
+        }
         fs.renameSync(tmp, file);
-        fsyncDir('.');
-        const b = this.bgsave!;
+        await fsyncDirAsync('.');
+        if (job.abandoned) return;
         this.bgsave = null;
-        ks.dirty -= b.dirtyAtStart;
+        ks.dirty -= job.dirtyAtStart;
         if (ks.dirty < 0) ks.dirty = 0;
         this.server.lastSave = Math.floor(Date.now() / 1000);
         this.lastBgsaveStatus = 'ok';
         this.lastBgsaveSec = Math.round((Date.now() - startedAt) / 1000);
         this.rdbSaves++;
-        this.log.info({ keys: st.keys, bytes: st.bytes, ms: st.durationMs, earlyWrites: st.earlyWrites }, 'Background saving terminated with success');
+        this.log.info(
+          { keys: st.keys, bytes: st.bytes, ms: st.durationMs, earlyWrites: st.earlyWrites, maxSliceMs: Number(st.maxSliceMs.toFixed(2)), slices: st.slices },
+          'Background saving terminated with success',
+        );
       })
       .catch((err: Error) => {
         try {
-          fs.closeSync(fd);
+          closeFd();
         } catch {
           /* closed */
         }
-        this.bgsave = null;
-        this.bgsaveFailed(err, tmp);
+        if (this.bgsave === job) this.bgsave = null;
+        if (!job.abandoned) this.bgsaveFailed(err, tmp);
+        else fs.rmSync(tmp, { force: true });
       });
     return true;
   }
@@ -236,6 +287,7 @@ export class Persistence {
         const file = cfg.get('dbfilename');
         if (fs.existsSync(file)) {
           const st = await this.loadRdbFile(file);
+          this.loadedReplInfo = replInfoFromAux(st.aux);
           this.log.info({ keys: st.keys, expired: st.expiredSkipped, ms: Date.now() - t0, bytes: st.bytes }, `DB loaded from disk: ${((Date.now() - t0) / 1000).toFixed(3)} seconds`);
         }
       }
@@ -334,7 +386,11 @@ export class Persistence {
   /** Before exit: a final SAVE when save rules exist (unless NOSAVE), AOF flushed and fsynced. */
   shutdown(save: boolean | null): void {
     this.stopCron();
-    this.bgsave?.snap.cancel('shutting down');
+    if (this.bgsave !== null) {
+      this.bgsave.abandoned = true;
+      this.bgsave.snap.cancel('shutting down');
+      this.bgsave = null;
+    }
     this.aof.rewrite?.snap.cancel('shutting down');
     if (this.aof.enabled) this.aof.disable();
     const rules = this.server.config.get('save').trim() !== '';

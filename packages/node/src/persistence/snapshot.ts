@@ -32,7 +32,7 @@
  * database is emptied or swapped. The hook decides whether the key was written already:
  *
  * - its partition is behind the walk, or it is in the current pass's `visited` set: yes;
- * - it is in the `skip` set (written early, or created after the start): yes;
+ * - it is in its partition's `skip` set (written early, or created after the start): yes;
  * - it does not exist (a key being created): it is not part of the snapshot; remember it
  *   in `skip` so the walk passes over it;
  * - otherwise: serialise its current (start-time) value now, out of walk order (with a
@@ -41,7 +41,9 @@
  * `beforeFlush` captures references to the database's remaining start-time entries (no
  * value is copied: they are detached from the keyspace by the flush) and the walk writes
  * those instead. Extra memory: the current pass's `visited` set (≤ ~50k keys), the
- * `skip` set (keys written during the snapshot), and the output buffer.
+ * `skip` sets (keys written during the snapshot, dropped with their partition's pass),
+ * and the output buffer. A slice also stops after a few thousand keys of other
+ * partitions, so its length stays near the budget (`maxSliceMs` in the stats).
  */
 import type { Db, Keyspace, WriteHooks } from '../engine/keyspace.js';
 import { Kind, type Value } from '../engine/values.js';
@@ -84,6 +86,9 @@ export interface SnapshotStats {
   earlyWrites: number;
   /** Peak size of the bookkeeping sets (keys). */
   peakTracked: number;
+  /** The longest slice of the walk (ms): what the snapshot adds to a client's latency. */
+  maxSliceMs: number;
+  slices: number;
   startedAt: number;
 }
 
@@ -102,6 +107,8 @@ export class SnapshotCancelled extends Error {}
 export const RDB_REDIS_VER = '7.0.15';
 
 const PART_TARGET = 50_000;
+/** Stands for a finished pass's skip set (nothing is added to it: its keys are behind the walk). */
+const EMPTY_SET: Set<string> = new Set();
 const MAX_PARTS = 64;
 
 /** A cheap hash of a key for partitioning (quality only affects memory, never correctness). */
@@ -124,7 +131,14 @@ interface DbState {
   pass: number;
   it: Iterator<[string, Value]> | null;
   visited: Set<string>;
-  skip: Set<string>;
+  /**
+   * Keys not to write in the walk (written early, or created after the start), one set
+   * per partition: a finished pass drops its partition's set whole, instead of scanning
+   * every skipped key at each pass end (which stalled the event loop for tens of ms
+   * once many keys had been written during the snapshot).
+   */
+  skip: Set<string>[];
+  skipCount: number;
   detached: [string, Value, number][] | null;
   detachedPos: number;
   startSize: number;
@@ -271,13 +285,15 @@ export function startSnapshot(ks: Keyspace, opts: SnapshotOptions): SnapshotHand
       pass: 0,
       it: null,
       visited: new Set(),
-      skip: new Set(),
+      skip: [],
+      skipCount: 0,
       detached: null,
       detachedPos: 0,
       startSize: size,
       startExpires: db.expires.size,
       sectionStarted: false,
     };
+    for (let i = 0; i < st.parts; i++) st.skip.push(new Set());
     states.push(st);
     byDb.set(db, st);
   }
@@ -287,6 +303,8 @@ export function startSnapshot(ks: Keyspace, opts: SnapshotOptions): SnapshotHand
   let bytes = 0;
   let earlyWrites = 0;
   let peakTracked = 0;
+  let maxSliceMs = 0;
+  let slices = 0;
   let finished = false;
   let cur = 0;
   let resolveDone!: (s: SnapshotStats) => void;
@@ -319,16 +337,18 @@ export function startSnapshot(ks: Keyspace, opts: SnapshotOptions): SnapshotHand
       const st = byDb.get(db);
       if (st === undefined || finished) return;
       if (st.status === 'done' || st.status === 'detached') return;
-      if (st.skip.has(key)) return;
+      const p = st.parts === 1 ? 0 : keyHash(key) % st.parts;
+      // A partition behind the walk is written (its skip set is gone).
+      if (st.status === 'active' && p < st.pass) return;
+      const skip = st.skip[p]!;
+      if (skip.has(key)) return;
       const v = db.dict.get(key);
       if (v === undefined) {
-        st.skip.add(key);
+        skip.add(key);
+        st.skipCount++;
         return;
       }
-      if (st.status === 'active') {
-        const p = st.parts === 1 ? 0 : keyHash(key) % st.parts;
-        if (p < st.pass || (p === st.pass && st.visited.has(key))) return;
-      }
+      if (st.status === 'active' && p === st.pass && st.visited.has(key)) return;
       try {
         emit(st, key, v, db.expires.get(key) ?? -1);
       } catch (e) {
@@ -336,8 +356,9 @@ export function startSnapshot(ks: Keyspace, opts: SnapshotOptions): SnapshotHand
         return;
       }
       earlyWrites++;
-      st.skip.add(key);
-      const tracked = st.skip.size + st.visited.size;
+      skip.add(key);
+      st.skipCount++;
+      const tracked = st.skipCount + st.visited.size;
       if (tracked > peakTracked) peakTracked = tracked;
     },
     beforeFlush(db: Db): void {
@@ -348,18 +369,17 @@ export function startSnapshot(ks: Keyspace, opts: SnapshotOptions): SnapshotHand
       const out: [string, Value, number][] = [];
       const exp = db.expires;
       for (const [k, v] of db.dict) {
-        if (st.skip.has(k)) continue;
-        if (st.status === 'active') {
-          const p = st.parts === 1 ? 0 : keyHash(k) % st.parts;
-          if (p < st.pass || (p === st.pass && st.visited.has(k))) continue;
-        }
+        const p = st.parts === 1 ? 0 : keyHash(k) % st.parts;
+        if (st.skip[p]!.has(k)) continue;
+        if (st.status === 'active' && (p < st.pass || (p === st.pass && st.visited.has(k)))) continue;
         out.push([k, v, exp.get(k) ?? -1]);
       }
       st.detached = out;
       st.detachedPos = 0;
       st.it = null;
-      st.visited.clear();
-      st.skip.clear();
+      st.visited = new Set();
+      st.skip = [];
+      st.skipCount = 0;
       // A pending database gets its SELECTDB/RESIZEDB when the walk reaches it.
       st.status = 'detached';
     },
@@ -369,6 +389,13 @@ export function startSnapshot(ks: Keyspace, opts: SnapshotOptions): SnapshotHand
   /** Walks for about `budget` ms; returns true when every database is written. */
   const walk = (): boolean => {
     const t0 = performance.now();
+    const r = walkSlice(t0);
+    const ms = performance.now() - t0;
+    slices++;
+    if (ms > maxSliceMs) maxSliceMs = ms;
+    return r;
+  };
+  const walkSlice = (t0: number): boolean => {
     let n = 0;
     while (cur < states.length) {
       const st = states[cur]!;
@@ -400,30 +427,39 @@ export function startSnapshot(ks: Keyspace, opts: SnapshotOptions): SnapshotHand
       const dbExp = st.db.expires;
       const parts = st.parts;
       const pass = st.pass;
+      const skip = st.skip[pass]!;
+      const visited = st.visited;
+      let seen = 0;
       for (;;) {
         const r = st.it.next();
         if (r.done) break;
         const [k, v] = r.value;
-        if (parts !== 1 && keyHash(k) % parts !== pass) continue;
-        if (st.skip.has(k)) continue;
+        // Keys of other partitions cost a hash each: count them too, so a slice stays short.
+        if (parts !== 1 && keyHash(k) % parts !== pass) {
+          if ((++seen & 4095) === 0 && performance.now() - t0 >= budget) return false;
+          continue;
+        }
+        if (skip.has(k)) continue;
         emit(st, k, v, dbExp.size > 0 ? (dbExp.get(k) ?? -1) : -1);
-        if (!opts.sync) st.visited.add(k);
+        if (!opts.sync) visited.add(k);
         if ((++n & 63) === 0 && (performance.now() - t0 >= budget || w.len >= chunkSize)) {
-          const tracked = st.skip.size + st.visited.size;
+          const tracked = st.skipCount + visited.size;
           if (tracked > peakTracked) peakTracked = tracked;
           return false;
         }
       }
-      // End of a pass.
-      const tracked = st.skip.size + st.visited.size;
+      // End of a pass: its bookkeeping is dropped whole (O(1); the GC frees it).
+      const tracked = st.skipCount + visited.size;
       if (tracked > peakTracked) peakTracked = tracked;
-      st.visited.clear();
-      if (st.skip.size > 0 && parts > 1) for (const k of st.skip) if (keyHash(k) % parts === pass) st.skip.delete(k);
+      st.visited = new Set();
+      st.skipCount -= skip.size;
+      st.skip[pass] = EMPTY_SET;
       st.it = null;
       st.pass++;
       if (st.pass >= parts) {
         st.status = 'done';
-        st.skip.clear();
+        st.skip = [];
+        st.skipCount = 0;
         cur++;
       }
       if (performance.now() - t0 >= budget) return false;
@@ -474,7 +510,7 @@ export function startSnapshot(ks: Keyspace, opts: SnapshotOptions): SnapshotHand
     if (finished) return;
     finished = true;
     opts.onProgress?.({ keys, bytes });
-    resolveDone({ keys, bytes, durationMs: Date.now() - startedAt, earlyWrites, peakTracked, startedAt });
+    resolveDone({ keys, bytes, durationMs: Date.now() - startedAt, earlyWrites, peakTracked, maxSliceMs, slices, startedAt });
   };
 
   let syncStats: SnapshotStats | null = null;
@@ -493,7 +529,7 @@ export function startSnapshot(ks: Keyspace, opts: SnapshotOptions): SnapshotHand
       void opts.sink(crcTrailer(crc));
     }
     finished = true;
-    syncStats = { keys, bytes, durationMs: Date.now() - startedAt, earlyWrites, peakTracked, startedAt };
+    syncStats = { keys, bytes, durationMs: Date.now() - startedAt, earlyWrites, peakTracked, maxSliceMs, slices, startedAt };
     resolveDone(syncStats);
   };
 
@@ -529,5 +565,5 @@ export function saveSnapshotSync(ks: Keyspace, opts: Omit<SnapshotOptions, 'sync
   const t0 = Date.now();
   // `done` resolves inside startSnapshot when sync; the counters are on the handle.
   const h = startSnapshot(ks, { ...opts, sync: true });
-  return { keys: h.keysWritten, bytes: h.bytesWritten, durationMs: Date.now() - t0, earlyWrites: 0, peakTracked: 0, startedAt: t0 };
+  return { keys: h.keysWritten, bytes: h.bytesWritten, durationMs: Date.now() - t0, earlyWrites: 0, peakTracked: 0, maxSliceMs: 0, slices: 0, startedAt: t0 };
 }

@@ -12,7 +12,7 @@ import { Socket } from 'node:net';
 import * as grpc from '@grpc/grpc-js';
 import type { Logger } from 'pino';
 import { replicationPb, ReplyParser, NEED_MORE, encodeCommand } from '@sonic/protocol';
-import { Client } from '../server/client.js';
+import type { Client } from '../server/client.js';
 import { RdbFileLoader } from '../persistence/rdb-file.js';
 import type { Replication } from './replication.js';
 import { PROTOCOL_VERSION } from './primary.js';
@@ -20,6 +20,8 @@ import { PROTOCOL_VERSION } from './primary.js';
 type Stream = grpc.ClientDuplexStream<replicationPb.ReplicaMessage, replicationPb.PrimaryMessage>;
 
 const RECONNECT_MS = 1000;
+/** A progress line every this many ms while a full sync's RDB arrives. */
+const PROGRESS_EVERY_MS = 1000;
 
 export class ReplicaLink {
   /** Redis's replication states as ROLE shows them. */
@@ -29,8 +31,11 @@ export class ReplicaLink {
   /** Bytes received of the stream (slave_read_repl_offset). */
   readOffset = 0;
   rdbBytes = 0;
-  /** The client the primary's commands run as; kept across partial resyncs (it keeps its SELECTed db). */
-  masterClient: Client | null = null;
+  /** Keys in the primary's snapshot, and keys it had serialised up to the last chunk (progress). */
+  rdbKeysTotal = 0;
+  rdbKeys = 0;
+  private rdbStarted = 0;
+  private lastProgressLog = 0;
   private stream: Stream | null = null;
   private grpcClient: grpc.Client | null = null;
   private stopped = false;
@@ -40,6 +45,7 @@ export class ReplicaLink {
   private ackScheduled = false;
   private lastAck = 0;
   private attempt = 0;
+  private refusals = 0;
 
   constructor(
     private readonly repl: Replication,
@@ -117,11 +123,14 @@ export class ReplicaLink {
     const repl = this.repl;
     repl.flushPending();
     this.log.info({ host: this.host, busPort, replid: repl.replid, offset: repl.offset }, 'MASTER <-> REPLICA sync started');
+    // Without a master client (cached, or from the RDB loaded at start) we hold no
+    // history to continue: "?" asks for a full sync (PSYNC ? -1).
+    const history = repl.masterClient !== null;
     stream.write({
       hello: {
         protocolVersion: PROTOCOL_VERSION,
-        replid: repl.replid,
-        offset: repl.offset,
+        replid: history ? repl.replid : '?',
+        offset: history ? repl.offset : -1,
         password: cfg.get('masterauth'),
         user: cfg.get('masteruser'),
         listeningPort: cfg.int('replica-announce-port') || repl.server.port,
@@ -153,44 +162,65 @@ export class ReplicaLink {
       const d = m.rdbChunk.data;
       this.rdb.push(Buffer.from(d.buffer, d.byteOffset, d.byteLength));
       this.rdbBytes += d.byteLength;
+      if (m.rdbChunk.keys > this.rdbKeys) this.rdbKeys = m.rdbChunk.keys;
       repl.stats.replInputBytes += d.byteLength;
+      if (this.lastIo - this.lastProgressLog >= PROGRESS_EVERY_MS) {
+        this.lastProgressLog = this.lastIo;
+        const p = this.progress();
+        this.log.info(
+          { bytes: this.rdbBytes, keys: this.rdbKeys, keysTotal: this.rdbKeysTotal, estimatedBytes: p.total, ms: this.lastIo - this.rdbStarted },
+          `MASTER <-> REPLICA sync: receiving the RDB: ${this.rdbBytes} bytes, ${p.perc.toFixed(1)}%`,
+        );
+      }
     } else if (m.rdbEnd !== undefined) {
       this.loadRdb();
     } else if (m.fullSync !== undefined) {
       this.full = { replid: m.fullSync.replid, offset: m.fullSync.offset };
       this.rdb = [];
       this.rdbBytes = 0;
+      this.rdbKeys = 0;
+      this.rdbKeysTotal = m.fullSync.keysTotal;
+      this.rdbStarted = this.lastProgressLog = this.lastIo;
       this.state = 'sync';
-      this.log.info({ replid: m.fullSync.replid, offset: m.fullSync.offset }, `Full resync from master: ${m.fullSync.replid}:${m.fullSync.offset}`);
+      this.log.info(
+        { replid: m.fullSync.replid, offset: m.fullSync.offset, keys: m.fullSync.keysTotal },
+        `Full resync from master: ${m.fullSync.replid}:${m.fullSync.offset}`,
+      );
     } else if (m.partialSync !== undefined) {
       const { replid, offset } = m.partialSync;
       if (offset !== repl.offset) return this.lost(`partial resync at offset ${offset}, but this replica holds ${repl.offset}`);
+      // The master client (cached across links and restarts) keeps its database.
+      repl.masterClient ??= repl.newMasterClient(0);
       repl.adoptHistory(replid, offset, false);
-      this.masterClient ??= this.newMasterClient();
       this.online();
       this.log.info({ replid, offset }, 'Successful partial resynchronization with master.');
     } else if (m.ping !== undefined) {
       this.scheduleAck();
     } else if (m.refused !== undefined) {
-      this.log.error(
-        { host: this.host, port: this.port, code: m.refused.code, reason: m.refused.reason },
-        `The primary refused replication: ${m.refused.code} ${m.refused.reason}`,
-      );
-      this.lost(`refused: ${m.refused.code}`);
+      const { code, reason } = m.refused;
+      // NOMASTERLINK: a replica we chain to is syncing itself; we retry every second.
+      if (code !== 'NOMASTERLINK' || this.refusals++ % 10 === 0) {
+        const fields = { host: this.host, port: this.port, code, reason };
+        if (code === 'NOMASTERLINK') this.log.warn(fields, `The primary refused replication: ${code} ${reason} (retrying)`);
+        else this.log.error(fields, `The primary refused replication: ${code} ${reason}`);
+      }
+      this.lost(`refused: ${code}`);
     }
+  }
+
+  /** The full sync's progress: the RDB's estimated size (extrapolated from keys) and percentage. */
+  progress(): { total: number; perc: number } {
+    if (this.rdbKeysTotal <= 0 || this.rdbKeys <= 0) return { total: -1, perc: 0 };
+    const frac = Math.min(1, this.rdbKeys / this.rdbKeysTotal);
+    const total = Math.max(this.rdbBytes, Math.round(this.rdbBytes / frac));
+    return { total, perc: Math.min(100, (this.rdbBytes * 100) / total) };
   }
 
   private online(): void {
     this.state = 'connected';
+    this.refusals = 0;
     this.readOffset = this.repl.offset;
     this.sendAck();
-  }
-
-  private newMasterClient(): Client {
-    const c = new Client(this.repl.server, null);
-    c.authenticated = true;
-    c.name = 'master';
-    return c;
   }
 
   private loadRdb(): void {
@@ -203,6 +233,7 @@ export class ReplicaLink {
     const t0 = Date.now();
     this.log.info({ bytes: buf.length }, 'MASTER <-> REPLICA sync: Flushing old data; loading DB in memory');
     for (const db of ks.dbs) db.flush();
+    let streamDb = 0;
     try {
       const loader = new RdbFileLoader(
         buf,
@@ -216,6 +247,8 @@ export class ReplicaLink {
         { skipExpired: false, maxDb: ks.dbs.length - 1 },
       );
       loader.step(Infinity);
+      const sdb = Number(loader.stats.aux['repl-stream-db'] ?? 0);
+      if (Number.isInteger(sdb) && sdb >= 0 && sdb < ks.dbs.length) streamDb = sdb;
       this.log.info({ keys: loader.stats.keys, ms: Date.now() - t0 }, 'MASTER <-> REPLICA sync: Finished with success');
     } catch (err) {
       this.log.error({ err: (err as Error).message }, 'MASTER <-> REPLICA sync: failed to load the RDB from the primary');
@@ -223,8 +256,9 @@ export class ReplicaLink {
       return this.lost('bad RDB');
     }
     ks.dirty++;
-    this.repl.adoptHistory(full.replid, full.offset, true);
-    this.masterClient = this.newMasterClient();
+    // New history: a new master client, on the database the stream is on at the
+    // snapshot's offset (repl-stream-db; a primary also starts with a SELECT).
+    this.repl.adoptHistory(full.replid, full.offset, true, streamDb);
     this.full = null;
     this.online();
   }
@@ -241,7 +275,7 @@ export class ReplicaLink {
     this.readOffset = have + buf.length;
     // Our own backlog keeps the primary's bytes (PSYNC2: we can serve them after a promotion).
     repl.feed(buf);
-    const c = this.masterClient!;
+    const c = repl.masterClient!;
     c.parser.push(buf);
     const ks = repl.server.keyspace;
     ks.replayingPrimary = true;
@@ -253,9 +287,9 @@ export class ReplicaLink {
     this.scheduleAck();
   }
 
-  /** The offset applied: received minus what the master client has not run yet. */
+  /** The offset applied: received minus what the master client has not run yet (or holds in a MULTI). */
   get appliedOffset(): number {
-    return this.repl.offset - (this.masterClient?.parser.buffered ?? 0);
+    return this.repl.appliedOffset;
   }
 
   private scheduleAck(): void {

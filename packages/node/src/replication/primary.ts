@@ -13,6 +13,8 @@ type Call = grpc.ServerDuplexStream<replicationPb.ReplicaMessage, replicationPb.
 /** Messages a replica may have queued for it before it is dropped (its output buffer limit). */
 const MAX_QUEUED_MESSAGES = 200_000;
 export const PROTOCOL_VERSION = 1;
+/** A progress line every this many ms while a full sync's RDB is sent. */
+const PROGRESS_EVERY_MS = 1000;
 
 export class ReplicaConn {
   state: 'handshake' | 'wait_bgsave' | 'send_bulk' | 'online' = 'handshake';
@@ -84,13 +86,14 @@ export class ReplicaConn {
     const name = `${this.ip}:${this.port}`;
     this.log.info({ replica: name, replid: h.replid, offset: h.offset }, `Replica ${name} asks for synchronization`);
     const repl = this.repl;
+    // A replica (chained to us) can only follow a history we are connected to (Redis:
+    // -NOMASTERLINK); it retries and continues once our own sync is done.
+    if (repl.role === 'slave' && repl.link?.state !== 'connected') return this.refuse('NOMASTERLINK', "Can't SYNC while not connected with my master");
     repl.flushPending();
     repl.ensureBacklog();
     this.repl.replicas.add(this);
-    if (repl.role === 'master' || repl.link?.state === 'connected') {
-      if (repl.canContinue(h.replid, h.offset)) return this.partial(h.offset);
-      if (h.replid !== '?' && h.replid !== '') repl.stats.syncPartialErr++;
-    }
+    if (repl.canContinue(h.replid, h.offset)) return this.partial(h.offset);
+    if (h.replid !== '?' && h.replid !== '') repl.stats.syncPartialErr++;
     this.full();
   }
 
@@ -116,19 +119,49 @@ export class ReplicaConn {
   private full(): void {
     const repl = this.repl;
     repl.stats.syncFull++;
-    const offset = repl.offset;
-    this.log.info({ replica: `${this.ip}:${this.port}`, replid: repl.replid, offset }, `Full resync requested by replica ${this.ip}:${this.port}; starting a snapshot`);
+    // The snapshot holds what is applied: on a replica (chained), bytes of its primary's
+    // stream still in the master client's parser or in an open MULTI are not in the data,
+    // so the snapshot's offset is before them and they follow it from our backlog.
+    const offset = repl.role === 'slave' ? repl.appliedOffset : repl.offset;
+    // The database the stream is on at `offset` (a primary starts its next command with a
+    // SELECT instead; a chained replica relays its primary's bytes as they are).
+    const streamDb = repl.role === 'slave' ? (repl.masterClient?.db.id ?? 0) : 0;
+    const keysTotal = repl.server.keyspace.dbs.reduce((n, db) => n + db.dict.size, 0);
+    const name = `${this.ip}:${this.port}`;
+    this.log.info({ replica: name, replid: repl.replid, offset, keys: keysTotal }, `Full resync requested by replica ${name}; starting a snapshot`);
     this.ackOffset = 0;
     this.queue = [];
+    this.queuedBytes = 0;
+    if (offset < repl.offset) {
+      let start = offset;
+      for (const data of repl.backlog!.since(offset)) {
+        this.queue.push({ start, data });
+        start += data.length;
+      }
+      this.queuedBytes = repl.offset - offset;
+    }
     this.state = 'send_bulk';
-    this.write({ fullSync: { replid: repl.replid, offset } });
+    // Our next command starts with a SELECT: the replica's new master client is on db 0.
+    if (repl.role === 'master') repl.forceSelect();
+    this.write({ fullSync: { replid: repl.replid, offset, keysTotal } });
     const t0 = Date.now();
     let size = 0;
-    this.snapshot = startFullSyncSnapshot(repl.server, (chunk) => {
+    let lastLog = t0;
+    let snap: SnapshotHandle | null = null;
+    this.snapshot = snap = startFullSyncSnapshot(repl.server, offset, streamDb, (chunk) => {
       if (this.closed) return true;
       size += chunk.length;
       this.repl.stats.replOutputBytes += chunk.length;
-      return this.call.write({ rdbChunk: { data: chunk } });
+      const keys = snap?.keysWritten ?? 0;
+      const now = Date.now();
+      if (now - lastLog >= PROGRESS_EVERY_MS) {
+        lastLog = now;
+        this.log.info(
+          { replica: name, bytes: size, keys, keysTotal, ms: now - t0 },
+          `Full sync to replica ${name} in progress: ${keys} of ${keysTotal} keys (${keysTotal > 0 ? ((keys * 100) / keysTotal).toFixed(1) : '100.0'}%), ${size} bytes`,
+        );
+      }
+      return this.call.write({ rdbChunk: { data: chunk, keys } });
     }, () => new Promise<void>((r) => this.call.once('drain', () => r())));
     this.snapshot.done.then(
       () => {

@@ -16,7 +16,8 @@ import { randomBytes } from 'node:crypto';
 import type { Logger } from 'pino';
 import type { CommandSpec } from '@sonic/protocol';
 import type { Server } from '../server/server.js';
-import type { Client } from '../server/client.js';
+import { Client } from '../server/client.js';
+import type { ReplSaveInfo } from '../persistence/manager.js';
 import { Backlog, encodeArgv } from './backlog.js';
 import { BusServer, busPortFor } from './bus.js';
 import { ReplicaConn } from './primary.js';
@@ -52,6 +53,23 @@ export class Replication {
   private selectedDb = -1;
   readonly replicas = new Set<ReplicaConn>();
   link: ReplicaLink | null = null;
+  /**
+   * The client the primary's commands run as (Redis's master / cached master). It lives
+   * here, not in the link, so that it survives re-pointing (REPLICAOF another host): its
+   * selected database is the one the stream selected last, which a partial resync from
+   * the new primary continues from. Replaced on a full sync.
+   */
+  masterClient: Client | null = null;
+  /** Stream offset at the end of the master client's last admitted command. */
+  private masterCmdEnd = 0;
+  /** Stream offset where the master client's open MULTI began. */
+  private masterMultiStart = 0;
+  /**
+   * The RDB position a node started as a primary took up (restore()): if it is made a
+   * replica before its stream moved (a cluster agent decides the role after start), it
+   * continues that history instead of its new id's.
+   */
+  private restoredAsPrimary: ReplSaveInfo | null = null;
   masterHost = '';
   masterPort = 0;
   readonly bus: BusServer;
@@ -60,6 +78,8 @@ export class Replication {
   private offsetBefore = -1;
   readonly stats = { syncFull: 0, syncPartialOk: 0, syncPartialErr: 0, replOutputBytes: 0, replInputBytes: 0 };
   private timer: NodeJS.Timeout | null = null;
+  /** Replication traffic per second over the last few seconds (instantaneous_*_repl_kbps). */
+  private rateSamples: { at: number; input: number; output: number }[] = [];
 
   constructor(
     readonly server: Server,
@@ -79,11 +99,82 @@ export class Replication {
     this.timer = setInterval(() => this.cron(), 1000);
     this.timer.unref();
     const replicaof = this.server.config.get('replicaof').trim();
-    if (replicaof !== '') {
-      const hp = parseHostPort(replicaof);
-      if (hp === null) this.log.error({ replicaof }, 'replicaof: expected "host port" or "host:port"; starting as a primary');
-      else this.replicaOf(hp.host, hp.port, hp.busPort);
+    const hp = replicaof !== '' ? parseHostPort(replicaof) : null;
+    if (replicaof !== '' && hp === null) this.log.error({ replicaof }, 'replicaof: expected "host port" or "host:port"; starting as a primary');
+    const rsi = this.server.persistence.loadedReplInfo;
+    if (rsi !== null) this.restore(rsi, hp !== null);
+    if (hp !== null) this.replicaOf(hp.host, hp.port, hp.busPort, true);
+  }
+
+  /**
+   * Takes up the replication position of the RDB loaded at start (as Redis 4+): as a
+   * replica, its id and offset (and a master client on the stream's database), so the
+   * first PSYNC continues from there when the primary's backlog still covers it; as a
+   * primary, the id becomes replid2 up to that offset, so replicas that hold exactly the
+   * saved data continue with a partial resync too.
+   */
+  private restore(rsi: ReplSaveInfo, asReplica: boolean): void {
+    const size = this.server.config.int('repl-backlog-size');
+    if (asReplica && rsi.streamDb >= 0 && rsi.streamDb < this.server.keyspace.dbs.length) {
+      this.replid = rsi.replid;
+      this.backlog = new Backlog(size, rsi.offset);
+      this.masterClient = this.newMasterClient(rsi.streamDb);
+      this.log.info(
+        { replid: rsi.replid, offset: rsi.offset, db: rsi.streamDb },
+        'Using the replication ID and offset loaded from the RDB file to try a partial resynchronization',
+      );
+    } else {
+      this.replid2 = rsi.replid;
+      this.secondOffset = rsi.offset;
+      this.backlog = new Backlog(size, rsi.offset);
+      this.selectedDb = -1;
+      this.restoredAsPrimary = rsi;
+      this.log.info({ replid2: rsi.replid, offset: rsi.offset }, 'Replication ID and offset of the RDB file kept as the secondary ID (replicas holding that data can continue)');
     }
+    this.server.replId = this.replid;
+  }
+
+  /** A master client on database `db`, its applied offset at the current offset. */
+  newMasterClient(db: number): Client {
+    const c = new Client(this.server, null);
+    c.authenticated = true;
+    c.name = 'master';
+    c.db = this.server.keyspace.dbs[db] ?? this.server.keyspace.dbs[0]!;
+    this.masterCmdEnd = this.offset;
+    return c;
+  }
+
+  /**
+   * The replication position an RDB saved now holds (its repl-* aux fields), or null
+   * when this node is in no replication chain (as Redis's rdbPopulateSaveInfo). On a
+   * replica the offset is what the master client has applied: bytes still in its
+   * parser, or inside an unfinished MULTI, are not in the data.
+   */
+  saveInfo(): ReplSaveInfo | null {
+    if (this.role === 'master') {
+      if (this.backlog === null) return null;
+      return { replid: this.replid, offset: this.offset, streamDb: this.selectedDb === -1 ? 0 : this.selectedDb };
+    }
+    const c = this.masterClient;
+    if (c === null) return null;
+    return { replid: this.replid, offset: this.appliedOffset, streamDb: c.db.id };
+  }
+
+  /** On a replica: the stream offset whose effects the dataset holds exactly. */
+  get appliedOffset(): number {
+    const c = this.masterClient;
+    if (c === null) return this.offset;
+    return c.multi !== null ? this.masterMultiStart : this.offset - c.parser.buffered;
+  }
+
+  /** The next command the stream carries starts with a SELECT (after a full sync, as Redis). */
+  forceSelect(): void {
+    this.selectedDb = -1;
+  }
+
+  /** Drops the replicas attached to this node (they reconnect and learn the new history). */
+  disconnectReplicas(reason: string): void {
+    for (const r of [...this.replicas]) r.close(reason);
   }
 
   async close(): Promise<void> {
@@ -218,12 +309,19 @@ export class Replication {
    * whose link is down, with replica-serve-stale-data no). Returns an error or null.
    * On a primary the server calls this (and afterCall) only when min-replicas-to-write
    * > 0 or repl-sync-mode is sync (Server.replChecks): a new primary-side check must
-   * extend that condition.
+   * extend that condition. On a replica it is called for every command, which the
+   * master client's offset tracking below relies on.
    */
   admit(c: Client, spec: CommandSpec): string | null {
     const cfg = this.server.config;
     this.offsetBefore = -1;
-    if (c === this.link?.masterClient) return null;
+    if (c === this.masterClient) {
+      // Where this command ends in the stream; a MULTI starts where the previous one ended.
+      const end = this.offset - c.parser.buffered;
+      if (spec.name === 'multi' && c.multi === null) this.masterMultiStart = this.masterCmdEnd;
+      this.masterCmdEnd = end;
+      return null;
+    }
     if (this.role === 'master') {
       if (spec.isWrite) {
         const min = cfg.int('min-replicas-to-write');
@@ -255,6 +353,21 @@ export class Replication {
     this.block(c, { offset: this.offset, replicas: 1, deadline: Date.now() + Math.max(1, ms), timer: null, held });
   }
 
+  /**
+   * In sync mode, the reply of a client woken from a blocking command (BLPOP served by
+   * another client's LPUSH, XREAD BLOCK by XADD) waits, like a write's, until a replica
+   * acked the stream up to the write that served it (and its own pop, when it wrote).
+   */
+  afterWake(c: Client): void {
+    if (this.role !== 'master' || c.socket === null || c.reply.empty || this.server.config.get('repl-sync-mode') !== 'sync') return;
+    const offset = this.offset;
+    if (offset === 0 || this.ackedCount(offset) >= 1) return;
+    const held: (Buffer | string)[] = [];
+    c.reply.drainTo({ write: (chunk) => held.push(chunk) });
+    const ms = this.server.config.int('repl-sync-timeout');
+    this.block(c, { offset, replicas: 1, deadline: Date.now() + Math.max(1, ms), timer: null, held });
+  }
+
   /** Replicas online whose last ack is at most min-replicas-max-lag seconds old. */
   goodReplicas(): number {
     const maxLag = this.server.config.int('min-replicas-max-lag');
@@ -264,8 +377,19 @@ export class Replication {
     return n;
   }
 
+  /** KB/s of replication input and output, averaged over the last five seconds (as Redis's instantaneous_*_repl_kbps). */
+  get kbps(): { input: number; output: number } {
+    const a = this.rateSamples[0];
+    const b = this.rateSamples[this.rateSamples.length - 1];
+    if (a === undefined || b === undefined || b.at <= a.at) return { input: 0, output: 0 };
+    const sec = (b.at - a.at) / 1000;
+    return { input: (b.input - a.input) / 1024 / sec, output: (b.output - a.output) / 1024 / sec };
+  }
+
   private cron(): void {
     const now = Date.now();
+    this.rateSamples.push({ at: now, input: this.stats.replInputBytes, output: this.stats.replOutputBytes });
+    if (this.rateSamples.length > 6) this.rateSamples.shift();
     const timeout = this.server.config.int('repl-timeout') * 1000;
     for (const r of this.replicas) r.cron(now, timeout);
     this.link?.cron(now, timeout);
@@ -274,11 +398,31 @@ export class Replication {
   // ------------------------------------------------------------------ roles
 
   /** REPLICAOF host port: follow a primary (its client port). */
-  replicaOf(host: string, port: number, busPort = 0): void {
+  replicaOf(host: string, port: number, busPort = 0, atStart = false): void {
     if (this.role === 'slave' && this.masterHost === host && this.masterPort === port) return;
     this.link?.stop();
     this.flushPending();
     this.ensureBacklog();
+    const rsi = this.restoredAsPrimary;
+    this.restoredAsPrimary = null;
+    if (this.role === 'master' && rsi !== null && this.offset === rsi.offset && rsi.streamDb >= 0) {
+      // Started from an RDB as a primary and nothing propagated since: the data is still
+      // exactly the file's, so continue the file's history (as a replica started from it;
+      // a cluster agent makes a restarted node a replica only after it started). Our own
+      // id of the meantime names the same data: it stays as replid2 for our replicas.
+      this.replid2 = this.replid;
+      this.secondOffset = this.offset;
+      this.replid = rsi.replid;
+      this.server.replId = this.replid;
+      this.masterClient = this.newMasterClient(rsi.streamDb);
+      this.disconnectReplicas('replication ID changed (continuing the history of the RDB loaded at start)');
+      this.log.info({ replid: rsi.replid, offset: rsi.offset }, 'Using the replication ID and offset loaded from the RDB file to try a partial resynchronization');
+    } else if (this.role === 'master' && !atStart) {
+      // Our own history is what we ask the new primary to continue (Redis: a cached
+      // master made from ourselves); its database is the one our stream selected last.
+      // At start there is none (unless the RDB had one: restore()); we ask for "?".
+      this.masterClient = this.newMasterClient(this.selectedDb === -1 ? 0 : this.selectedDb);
+    }
     this.role = 'slave';
     this.masterHost = host;
     this.masterPort = port;
@@ -295,6 +439,7 @@ export class Replication {
     if (this.role === 'master') return;
     this.link?.stop();
     this.link = null;
+    this.masterClient = null;
     this.role = 'master';
     this.masterHost = '';
     this.masterPort = 0;
@@ -310,7 +455,7 @@ export class Replication {
   }
 
   /** Adopts the primary's id after a sync: `full` resets the history. */
-  adoptHistory(replid: string, offset: number, full: boolean): void {
+  adoptHistory(replid: string, offset: number, full: boolean, streamDb = 0): void {
     if (full) {
       this.replid = replid;
       this.replid2 = NO_REPLID;
@@ -318,13 +463,20 @@ export class Replication {
       this.backlog = new Backlog(this.server.config.int('repl-backlog-size'), offset);
       this.pending = [];
       this.pendingBytes = 0;
+      this.server.replId = this.replid;
+      this.masterClient = this.newMasterClient(streamDb);
+      // Our replicas hold a history we no longer have: they must sync again (a full sync).
+      this.disconnectReplicas('new dataset from a full sync with my primary');
     } else if (replid !== this.replid) {
-      // The primary changed history (it was promoted): remember ours as replid2.
+      // The primary changed history (it was promoted): remember ours as replid2, and
+      // tell our own replicas (they reconnect and continue with a partial resync).
+      this.log.info({ replid, replid2: this.replid, offset: this.offset }, `Master replication ID changed to ${replid}`);
       this.replid2 = this.replid;
       this.secondOffset = this.offset;
       this.replid = replid;
+      this.server.replId = this.replid;
+      this.disconnectReplicas('my primary changed its replication ID');
     }
-    this.server.replId = this.replid;
   }
 
   /** True when a replica holding (replid, offset) can continue from the backlog. */
@@ -352,11 +504,14 @@ export class Replication {
         ['slave_repl_offset', this.offset],
       );
       if (l.state === 'sync') {
+        // The RDB is streamed as it is made, so its size is estimated from the keys the
+        // primary has serialised so far (exact once it ends); -1 until the first chunk.
+        const p = l.progress();
         out.push(
-          ['master_sync_total_bytes', -1],
+          ['master_sync_total_bytes', p.total],
           ['master_sync_read_bytes', l.rdbBytes],
-          ['master_sync_left_bytes', -1],
-          ['master_sync_perc', '0.00'],
+          ['master_sync_left_bytes', p.total < 0 ? -1 : p.total - l.rdbBytes],
+          ['master_sync_perc', p.perc.toFixed(2)],
           ['master_sync_last_io_seconds_ago', l.lastIo > 0 ? Math.floor((now - l.lastIo) / 1000) : -1],
         );
       }
@@ -382,7 +537,8 @@ export class Replication {
       ['master_replid', this.replid],
       ['master_replid2', this.replid2],
       ['master_repl_offset', this.offset],
-      ['second_repl_offset', this.secondOffset],
+      // Redis prints the first byte the second id does not cover (offset + 1).
+      ['second_repl_offset', this.secondOffset < 0 ? -1 : this.secondOffset + 1],
       ['repl_backlog_active', bl ? 1 : 0],
       ['repl_backlog_size', this.server.config.int('repl-backlog-size')],
       ['repl_backlog_first_byte_offset', bl ? bl.firstByteOffset + 1 : 0],

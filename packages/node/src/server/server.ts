@@ -870,6 +870,8 @@ export class Server {
             st.usec += Math.round((performance.now() - t0) * 1000);
             if (ks.dirty !== dirtyBefore && !this.propagated) ks.propagate(db.id, b.argv);
             this.unblock(c);
+            // repl-sync-mode sync: its reply waits for a replica's ack of the write that served it.
+            this.replication?.afterWake(c);
             this.afterUnblock(c);
           }
         }

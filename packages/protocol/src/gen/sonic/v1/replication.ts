@@ -74,10 +74,17 @@ export interface PrimaryMessage {
 export interface FullSync {
   replid: string;
   offset: number;
+  /** Keys in the snapshot (the primary's key count when it started), for progress. */
+  keysTotal: number;
 }
 
 export interface RdbChunk {
   data: Buffer;
+  /**
+   * Keys serialised so far, up to the end of this chunk (progress: with keys_total,
+   * the replica estimates the RDB's total size while it arrives).
+   */
+  keys: number;
 }
 
 export interface RdbEnd {
@@ -669,7 +676,7 @@ export const PrimaryMessage: MessageFns<PrimaryMessage> = {
 };
 
 function createBaseFullSync(): FullSync {
-  return { replid: "", offset: 0 };
+  return { replid: "", offset: 0, keysTotal: 0 };
 }
 
 export const FullSync: MessageFns<FullSync> = {
@@ -679,6 +686,9 @@ export const FullSync: MessageFns<FullSync> = {
     }
     if (message.offset !== 0) {
       writer.uint32(16).int64(message.offset);
+    }
+    if (message.keysTotal !== 0) {
+      writer.uint32(24).int64(message.keysTotal);
     }
     return writer;
   },
@@ -712,6 +722,14 @@ export const FullSync: MessageFns<FullSync> = {
             message.offset = longToNumber(reader.int64());
             continue;
           }
+          case 3: {
+            if (tag !== 24) {
+              break;
+            }
+
+            message.keysTotal = longToNumber(reader.int64());
+            continue;
+          }
         }
         if ((tag & 7) === 4 || tag === 0) {
           break;
@@ -728,6 +746,11 @@ export const FullSync: MessageFns<FullSync> = {
     return {
       replid: isSet(object.replid) ? globalThis.String(object.replid) : "",
       offset: isSet(object.offset) ? globalThis.Number(object.offset) : 0,
+      keysTotal: isSet(object.keysTotal)
+        ? globalThis.Number(object.keysTotal)
+        : isSet(object.keys_total)
+        ? globalThis.Number(object.keys_total)
+        : 0,
     };
   },
 
@@ -739,6 +762,9 @@ export const FullSync: MessageFns<FullSync> = {
     if (message.offset !== 0) {
       obj.offset = Math.round(message.offset);
     }
+    if (message.keysTotal !== 0) {
+      obj.keysTotal = Math.round(message.keysTotal);
+    }
     return obj;
   },
 
@@ -749,18 +775,22 @@ export const FullSync: MessageFns<FullSync> = {
     const message = createBaseFullSync();
     message.replid = object.replid ?? "";
     message.offset = object.offset ?? 0;
+    message.keysTotal = object.keysTotal ?? 0;
     return message;
   },
 };
 
 function createBaseRdbChunk(): RdbChunk {
-  return { data: Buffer.alloc(0) };
+  return { data: Buffer.alloc(0), keys: 0 };
 }
 
 export const RdbChunk: MessageFns<RdbChunk> = {
   encode(message: RdbChunk, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
     if (message.data.length !== 0) {
       writer.uint32(10).bytes(message.data);
+    }
+    if (message.keys !== 0) {
+      writer.uint32(16).int64(message.keys);
     }
     return writer;
   },
@@ -786,6 +816,14 @@ export const RdbChunk: MessageFns<RdbChunk> = {
             message.data = Buffer.from(reader.bytes());
             continue;
           }
+          case 2: {
+            if (tag !== 16) {
+              break;
+            }
+
+            message.keys = longToNumber(reader.int64());
+            continue;
+          }
         }
         if ((tag & 7) === 4 || tag === 0) {
           break;
@@ -799,13 +837,19 @@ export const RdbChunk: MessageFns<RdbChunk> = {
   },
 
   fromJSON(object: any): RdbChunk {
-    return { data: isSet(object.data) ? Buffer.from(bytesFromBase64(object.data)) : Buffer.alloc(0) };
+    return {
+      data: isSet(object.data) ? Buffer.from(bytesFromBase64(object.data)) : Buffer.alloc(0),
+      keys: isSet(object.keys) ? globalThis.Number(object.keys) : 0,
+    };
   },
 
   toJSON(message: RdbChunk): unknown {
     const obj: any = {};
     if (message.data.length !== 0) {
       obj.data = base64FromBytes(message.data);
+    }
+    if (message.keys !== 0) {
+      obj.keys = Math.round(message.keys);
     }
     return obj;
   },
@@ -816,6 +860,7 @@ export const RdbChunk: MessageFns<RdbChunk> = {
   fromPartial<I extends Exact<DeepPartial<RdbChunk>, I>>(object: I): RdbChunk {
     const message = createBaseRdbChunk();
     message.data = object.data ?? Buffer.alloc(0);
+    message.keys = object.keys ?? 0;
     return message;
   },
 };

@@ -135,13 +135,18 @@ export interface NodeOptions {
   args?: string[];
   /** Run inside a network namespace (`ip netns exec NS`) listening on `host`. */
   netns?: { ns: string; host: string };
+  /** Listen on (and announce) this address instead of 127.0.0.1. */
+  host?: string;
+  /** Reuse these ports (a restart in place). */
+  port?: number;
+  bus?: number;
 }
 
 /** Starts `sonic node --controllers ...` with a free bus port. */
 export async function startClusterNode(o: NodeOptions): Promise<ClusterProc> {
-  const host = o.netns?.host ?? '127.0.0.1';
-  const port = await freePort();
-  let bus = await freePort();
+  const host = o.netns?.host ?? o.host ?? '127.0.0.1';
+  const port = o.port ?? (await freePort());
+  let bus = o.bus ?? (await freePort());
   while (bus === port) bus = await freePort();
   const dir = mkdtempSync(join(tmpdir(), `sonic-node-${o.id}-`));
   dirs.add(dir);
@@ -282,6 +287,8 @@ export class Writer {
       maxRetriesPerRequest: 1,
       commandTimeout: 1000,
       connectTimeout: 1000,
+      // A primary cut off by a partition sends nothing: leave it rather than wait for TCP.
+      socketTimeout: 1000,
     });
     this.redis.on('error', () => {});
     this.loop = this.run();

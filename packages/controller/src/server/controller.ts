@@ -44,8 +44,9 @@ import { PeerTransport, type PeerAddress } from './transport.js';
 
 export interface RaftStorage {
   state(): RaftStorageState;
-  save(rd: Ready): void;
-  close?(): void;
+  /** Durable (fsync) when it resolves. */
+  save(rd: Ready): void | Promise<void>;
+  close?(): void | Promise<void>;
 }
 
 export interface ControllerOptions {
@@ -102,6 +103,7 @@ export class Controller {
   private tickTimer: NodeJS.Timeout | null = null;
   private processScheduled = false;
   private processing = false;
+  private processAgain = false;
   private seq = 0;
   private readonly waiters = new Map<string, Waiter>();
   private readonly watchers = new Set<grpc.ServerWritableStream<controlPb.WatchRequest, controlPb.ClusterConfig>>();
@@ -189,7 +191,7 @@ export class Controller {
       { id: this.opts.id, port: this.opts.port, busPort: this.opts.busPort, peers: this.opts.peers.map((p) => p.id), epoch: this.config.epoch, downAfterMs: this.opts.downAfterMs, quorum: this.opts.quorum },
       'controller ready',
     );
-    this.process();
+    void this.process();
   }
 
   async close(): Promise<void> {
@@ -202,7 +204,7 @@ export class Controller {
     this.transport.close();
     this.grpcServer?.forceShutdown();
     await this.sentinel.close();
-    this.storage.close?.();
+    await this.storage.close?.();
   }
 
   get isLeader(): boolean {
@@ -227,45 +229,55 @@ export class Controller {
     this.processScheduled = true;
     setImmediate(() => {
       this.processScheduled = false;
-      this.process();
+      void this.process();
     });
   }
 
-  /** Persist, send, apply: everything Raft has ready. */
-  private process(): void {
-    if (this.processing || this.closed) return;
+  /** Persist (durably), then send, then apply: everything Raft has ready, one Ready at a time. */
+  private async process(): Promise<void> {
+    if (this.closed) return;
+    if (this.processing) {
+      this.processAgain = true;
+      return;
+    }
     this.processing = true;
     try {
-      for (let i = 0; i < 1000; i++) {
-        const rd = this.raft.ready();
-        if (rd === null) break;
-        this.storage.save(rd);
-        for (const m of rd.messages) this.transport.sendRaft(m);
-        if (rd.snapshot && rd.snapshot.index > this.appliedIndex) {
-          const before = this.config;
-          this.config = decodeConfig(rd.snapshot.data);
-          this.appliedIndex = rd.snapshot.index;
-          this.compactedIndex = rd.snapshot.index;
-          this.log.info({ index: rd.snapshot.index, epoch: this.config.epoch }, 'configuration loaded from the leader snapshot');
-          this.configChanged(before, null);
+      do {
+        this.processAgain = false;
+        for (let i = 0; i < 1000 && !this.closed; i++) {
+          const rd = this.raft.ready();
+          if (rd === null) break;
+          await this.storage.save(rd);
+          if (this.closed) return;
+          for (const m of rd.messages) this.transport.sendRaft(m);
+          if (rd.snapshot && rd.snapshot.index > this.appliedIndex) {
+            const before = this.config;
+            this.config = decodeConfig(rd.snapshot.data);
+            this.appliedIndex = rd.snapshot.index;
+            this.compactedIndex = rd.snapshot.index;
+            this.log.info({ index: rd.snapshot.index, epoch: this.config.epoch }, 'configuration loaded from the leader snapshot');
+            this.configChanged(before, null);
+          }
+          for (const e of rd.committed) {
+            if (e.index <= this.appliedIndex) continue;
+            this.appliedIndex = e.index;
+            if (e.type === 'command') this.applyEntry(e.data);
+          }
+          this.raft.advance(rd);
         }
-        for (const e of rd.committed) {
-          if (e.index <= this.appliedIndex) continue;
-          this.appliedIndex = e.index;
-          if (e.type === 'command') this.applyEntry(e.data);
+        if (this.appliedIndex - this.compactedIndex >= COMPACT_EVERY) {
+          this.raft.compact(this.appliedIndex, JSON.stringify(this.config));
+          this.compactedIndex = this.appliedIndex;
+          this.processAgain = true;
         }
-        this.raft.advance(rd);
-      }
-      if (this.appliedIndex - this.compactedIndex >= COMPACT_EVERY) {
-        this.raft.compact(this.appliedIndex, JSON.stringify(this.config));
-        this.compactedIndex = this.appliedIndex;
-        this.schedule();
-      }
+      } while (this.processAgain && !this.closed);
     } catch (e) {
+      if (this.closed) return;
       // Storage failing to persist is fatal: continuing could break Raft's promises.
       this.log.fatal({ err: e }, 'controller: Raft processing failed; exiting');
       this.log.flush?.();
-      process.exit(1);
+      setTimeout(() => process.exit(1), 50);
+      this.closed = true;
     } finally {
       this.processing = false;
     }
@@ -369,7 +381,7 @@ export class Controller {
   private tick(): void {
     if (this.closed) return;
     this.raft.tick();
-    this.process();
+    void this.process();
     const now = Date.now();
     const t = this.detector.poll(now);
     for (const id of t.down) {
@@ -538,7 +550,11 @@ export class Controller {
       if (id === oldPrimary && this.detector.isSdown(id, now)) continue;
       jobs.push(
         oneShot(n.host, n.port, ['REPLICAOF', p.host, String(p.port)], { password: pw, timeoutMs: 1000 }).then(async (v) => {
-          if (id === oldPrimary && unpauseOld) await oneShot(n.host, n.port, ['CLIENT', 'UNPAUSE'], { password: pw, timeoutMs: 1000 });
+          if (id === oldPrimary) {
+            // As Sentinel: the deposed primary's clients reconnect and find the new one.
+            await oneShot(n.host, n.port, ['CLIENT', 'KILL', 'TYPE', 'normal'], { password: pw, timeoutMs: 1000 }).catch(() => {});
+            if (unpauseOld) await oneShot(n.host, n.port, ['CLIENT', 'UNPAUSE'], { password: pw, timeoutMs: 1000 });
+          }
           return v;
         }),
       );

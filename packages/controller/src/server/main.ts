@@ -137,7 +137,7 @@ export async function runController(args: string[]): Promise<Controller | null> 
   const log: Logger = pino({ level: opts.logLevel, base: { pid: process.pid, component: 'controller', controller: opts.id } }, pino.destination({ dest: 1, sync: false }));
   let storage: RaftStorage;
   try {
-    storage = openRaftStorage(opts.dir);
+    storage = await openRaftStorage(opts.dir);
   } catch (e) {
     throw new ControllerConfigError(`cannot open the Raft storage in ${opts.dir}: ${(e as Error).message}`);
   }

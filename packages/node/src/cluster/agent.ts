@@ -55,6 +55,8 @@ export class ClusterAgent {
   fence: string | null = 'no configuration from the controllers yet';
   private stopped = false;
   private replicationStarted = false;
+  /** The configuration made this node primary (its clients are closed when it is deposed). */
+  private wasPrimary = false;
 
   constructor(
     private readonly server: Server,
@@ -260,20 +262,22 @@ export class ClusterAgent {
       this.log.warn({ epoch: this.config.epoch }, 'cluster agent: promoted by the configuration (REPLICAOF NO ONE)');
       repl.promote();
     } else if (action.kind === 'follow') {
-      const wasPrimary = repl.role === 'master';
       this.log.warn({ epoch: this.config.epoch, host: action.host, port: action.port }, 'cluster agent: following the primary of the configuration');
       repl.replicaOf(action.host, action.port, action.busPort);
-      if (wasPrimary) {
-        // As Sentinel does with CLIENT KILL TYPE normal: the clients of a deposed primary
-        // reconnect, ask the controllers again and find the new primary.
-        let n = 0;
-        for (const c of [...this.server.clients.values()]) {
-          if (c.socket === null) continue;
-          this.server.closeClient(c, true);
-          n++;
-        }
-        if (n > 0) this.log.info({ clients: n }, 'cluster agent: closed the clients of the deposed primary');
+    }
+    if (desired.kind === 'primary') this.wasPrimary = true;
+    else if (desired.kind === 'replica' && this.wasPrimary) {
+      // Deposed (by this configuration, or by the controller's REPLICAOF just before it).
+      // As Sentinel's CLIENT KILL TYPE normal: the clients reconnect, ask the controllers
+      // again and find the new primary instead of meeting READONLY here.
+      this.wasPrimary = false;
+      let n = 0;
+      for (const c of [...this.server.clients.values()]) {
+        if (c.socket === null) continue;
+        this.server.closeClient(c, true);
+        n++;
       }
+      if (n > 0) this.log.info({ clients: n }, 'cluster agent: closed the clients of the deposed primary');
     }
   }
 

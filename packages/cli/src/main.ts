@@ -1,6 +1,7 @@
 #!/usr/bin/env node
 import { runNode, ConfigError, checkRdbMain, checkAofMain } from '@sonic/node';
 import { runController, runAdmin, ControllerConfigError } from '@sonic/controller';
+import { runCluster } from './cluster.js';
 
 const USAGE = `Usage: sonic <command> [options]
 
@@ -11,6 +12,7 @@ Commands:
   controller  start a controller (Raft group member: configuration, failover, Sentinel protocol)
   status      print the cluster configuration (shards, nodes, roles, offsets, health, epoch)
   failover    ask the controllers for a manual failover of a shard
+  cluster     cluster admin: create (assign the hash slots evenly to the shards)
   check-rdb   check an RDB file (as redis-check-rdb)
   check-aof   check (and with --fix, repair) an AOF (as redis-check-aof)
   help        show this help
@@ -36,6 +38,8 @@ async function main(argv: string[]): Promise<number> {
       return runAdmin('status', rest);
     case 'failover':
       return runAdmin('failover', rest);
+    case 'cluster':
+      return runCluster(rest);
     case 'check-rdb':
       return checkRdbMain(rest);
     case 'check-aof':

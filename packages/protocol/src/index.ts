@@ -11,3 +11,5 @@ export * as replicationPb from './gen/sonic/v1/replication.js';
 /** Generated from proto/sonic/v1/control.proto and raft.proto (do not edit; `npm run proto`). */
 export * as controlPb from './gen/sonic/v1/control.js';
 export * as raftPb from './gen/sonic/v1/raft.js';
+/** Generated from proto/sonic/v1/cluster.proto (do not edit; `npm run proto`). */
+export * as clusterPb from './gen/sonic/v1/cluster.js';

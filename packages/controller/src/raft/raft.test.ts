@@ -246,6 +246,18 @@ describe('RaftNode', () => {
     }
   });
 
+  it('a vote request of an earlier term is refused with the current term, which the candidate adopts (found by the simulator)', () => {
+    const r = new Rng(7);
+    const a = new RaftNode({ id: 'a', members: ['a', 'b', 'c'], electionTicks: 10, heartbeatTicks: 2, rng: () => r.next(), preVote: false }, stateWith(9, log(1), 1));
+    a.step({ type: 'vote', from: 'c', to: 'a', term: 3, lastLogIndex: 5, lastLogTerm: 2, preVote: false });
+    const rd = a.ready()!;
+    expect(rd.messages).toEqual([{ type: 'voteResponse', from: 'a', to: 'c', term: 9, granted: false, preVote: false }]);
+    const c = new RaftNode({ id: 'c', members: ['a', 'b', 'c'], electionTicks: 10, heartbeatTicks: 2, rng: () => r.next(), preVote: false }, stateWith(2, log(1), 1));
+    while (c.status().role !== 'candidate') c.tick();
+    c.step(rd.messages[0]!);
+    expect(c.status()).toMatchObject({ role: 'follower', term: 9 });
+  });
+
   it('a follower that heard from its leader ignores vote requests (leader lease)', () => {
     const net = new Net(['a', 'b', 'c']);
     const leader = net.elect();

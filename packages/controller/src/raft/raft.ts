@@ -241,8 +241,11 @@ export class RaftNode {
       if (m.type === 'append' || m.type === 'snapshot') {
         // Tell a stale leader about the newer term so it steps down.
         this.send({ type: 'appendResponse', from: this.id, to: m.from, term: this.term, success: false, matchIndex: 0, hintIndex: 0 });
-      } else if (m.type === 'vote' && m.preVote) {
-        this.send({ type: 'voteResponse', from: this.id, to: m.from, term: this.term, granted: false, preVote: true });
+      } else if (m.type === 'vote') {
+        // Refuse with our term, so the candidate catches up: nodes may only ever hear about
+        // newer terms from the answers to their own requests (found by the simulator: a
+        // candidate left behind in term, whose peers never sent it anything, for ever).
+        this.send({ type: 'voteResponse', from: this.id, to: m.from, term: this.term, granted: false, preVote: m.preVote });
       }
       return;
     }

@@ -31,11 +31,9 @@ const REGRESSIONS: Array<{ seed: number; nodes: number; steps: number; bug: stri
   { seed: 291, nodes: 3, steps: 1562, bug: 'a deposed leader sent, after a term change, entries it had already cut from its disk' },
   { seed: 63, nodes: 3, steps: 9498, bug: 'no pre-vote: a node with a short log and a fast clock restarted everyone\'s election timer with its vote requests, for ever' },
   { seed: 195, nodes: 3, steps: 9622, bug: 'the same livelock, with a removed leader' },
+  { seed: 100883, nodes: 3, steps: 9702, bug: 'a candidate behind in term whose peers never sent it anything (stale vote requests were ignored, not refused)' },
+  { seed: 102251, nodes: 3, steps: 11922, bug: 'the same, with three diverging uncommitted configurations' },
 ];
-
-function total(stats: SimStats[], key: keyof SimStats): number {
-  return stats.reduce((a, s) => a + s[key], 0);
-}
 
 describe('Raft under the deterministic simulator', () => {
   if (env.SONIC_RAFT_SEED) {
@@ -60,14 +58,18 @@ describe('Raft under the deterministic simulator', () => {
         const { nodes, steps } = shape(seed);
         stats.push(runSeed(seed, nodes, steps));
       }
-      // The faults the simulator claims to inject did happen in this chunk.
-      expect(total(stats, 'crashes')).toBeGreaterThan(0);
-      expect(total(stats, 'crashesBetweenPersistAndAdvance')).toBeGreaterThan(0);
-      expect(total(stats, 'partitions')).toBeGreaterThan(0);
-      expect(total(stats, 'snapshotsInstalled')).toBeGreaterThan(0);
-      expect(total(stats, 'membershipCommitted')).toBeGreaterThan(0);
-      expect(total(stats, 'duplicated')).toBeGreaterThan(0);
-      expect(Math.max(...stats.map((s) => s.maxTerm))).toBeGreaterThan(3);
+      // The faults the simulator claims to inject happen in a good share of the runs
+      // (about half of what 500 seeds showed when this was written).
+      const share = (key: keyof SimStats): number => stats.filter((st) => st[key] > 0).length / stats.length;
+      expect(share('crashes')).toBeGreaterThan(0.5);
+      expect(share('crashesBetweenPersistAndAdvance')).toBeGreaterThan(0.3);
+      expect(share('tornWrites')).toBeGreaterThan(0.3);
+      expect(share('partitions')).toBeGreaterThan(0.4);
+      expect(share('duplicated')).toBeGreaterThan(0.3);
+      expect(share('compactions')).toBeGreaterThan(0.3);
+      expect(share('snapshotsInstalled')).toBeGreaterThan(0.2);
+      expect(share('membershipCommitted')).toBeGreaterThan(0.15);
+      expect(stats.filter((st) => st.leaders > 1).length / stats.length).toBeGreaterThan(0.5);
     });
   }
 });

@@ -28,6 +28,8 @@ import type { Server } from '../server/server.js';
 import type { Client } from '../server/client.js';
 import type { Replication } from '../replication/replication.js';
 import { busPortFor } from '../replication/bus.js';
+import { ClusterSlots } from './slots.js';
+import { PubSubBus } from './pubsub-bus.js';
 
 const TICK_MS = 50;
 const REGISTER_RETRY_MS = 300;
@@ -36,6 +38,8 @@ export const CLUSTERDOWN = 'CLUSTERDOWN The cluster is down';
 
 export class ClusterAgent {
   readonly id: string;
+  /** Slot ownership from the configuration (cluster/slots.ts), with cluster-enabled. */
+  readonly slots: ClusterSlots | null;
   private readonly clients: ControlClients;
   private config: ClusterConfig | null = null;
   private registered = false;
@@ -73,6 +77,16 @@ export class ClusterAgent {
     this.watches = new Array(n).fill(null);
     this.watchRetry = new Array(n).fill(null);
     this.id = nodeId(cfg.get('cluster-node-id'), process.cwd());
+    // With cluster-enabled, Redis Cluster's interface (docs/sharding.md): slots from the
+    // configuration (MOVED/ASK/CROSSSLOT), keys indexed by slot, database 0 only, pub/sub
+    // forwarded over the bus. Without it the node keeps Sentinel-style semantics.
+    this.slots = cfg.bool('cluster-enabled') ? new ClusterSlots(server, this.id) : null;
+    if (this.slots !== null) {
+      server.keyspace.setSlotIndex(true);
+      this.slots.bus = new PubSubBus(server, log.child({ component: 'pubsub-bus' }));
+      this.slots.bus.attach(repl.bus);
+      server.clusterSlots = this.slots;
+    }
   }
 
   start(): void {
@@ -88,6 +102,7 @@ export class ClusterAgent {
     for (const t of this.watchRetry) if (t) clearTimeout(t);
     for (const w of this.watches) w?.cancel();
     this.clients.close();
+    this.slots?.bus?.close();
   }
 
   /** The admission check (Server.processCommand): CLUSTERDOWN for writes while fenced. */
@@ -233,6 +248,7 @@ export class ClusterAgent {
     if (incoming.epoch === 0) return;
     const before = this.config ? plan.desiredRole(this.config, this.id) : null;
     this.config = incoming;
+    this.slots?.apply(incoming);
     this.behindSince = 0;
     const now = plan.desiredRole(incoming, this.id);
     if (JSON.stringify(before) !== JSON.stringify(now)) this.log.info({ epoch: incoming.epoch, via, desired: now }, 'cluster agent: new configuration');

@@ -119,7 +119,7 @@ function helloCommand(c: Client, argv: string[]): void {
   r.bulk('id');
   r.int(c.id);
   r.bulk('mode');
-  r.bulk('standalone');
+  r.bulk(c.server.clusterSlots !== null ? 'cluster' : 'standalone');
   r.bulk('role');
   r.bulk('master');
   r.bulk('modules');

@@ -14,6 +14,7 @@ import { scriptingHandlers } from './scripting.js';
 import { streamHandlers } from './streams.js';
 import { replicationHandlers } from './replication.js';
 import { persistenceHandlers } from './persistence.js';
+import { clusterHandlers } from './cluster.js';
 
 export type { Handler, HandlerMap };
 
@@ -32,6 +33,7 @@ const families: HandlerMap[] = [
   replicationHandlers,
   persistenceHandlers,
   streamHandlers,
+  clusterHandlers,
 ];
 
 /** Every handler by command name (`container|sub` for subcommands). */

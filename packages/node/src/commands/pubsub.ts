@@ -34,6 +34,13 @@ function unsubscribe(c: Client, argv: string[], shard: boolean): void {
   }
 }
 
+/** Delivers to this node's subscribers (the reply counts them, as Redis) and, in a cluster, forwards. */
+function publish(c: Client, argv: string[], shard: boolean): void {
+  const ps = c.server.pubsub;
+  c.reply.int(ps.publish(argv[1]!, argv[2]!, shard));
+  if (ps.forward !== null) ps.forward(argv[1]!, argv[2]!, shard);
+}
+
 export const pubsubHandlers: HandlerMap = {
   subscribe: (c, argv) => subscribe(c, argv, false),
   ssubscribe: (c, argv) => subscribe(c, argv, true),
@@ -56,8 +63,8 @@ export const pubsubHandlers: HandlerMap = {
       confirm(c, 'punsubscribe', p, c.subscriptions);
     }
   },
-  publish: (c, argv) => c.reply.int(c.server.pubsub.publish(argv[1]!, argv[2]!)),
-  spublish: (c, argv) => c.reply.int(c.server.pubsub.publish(argv[1]!, argv[2]!, true)),
+  publish: (c, argv) => publish(c, argv, false),
+  spublish: (c, argv) => publish(c, argv, true),
   'pubsub|channels': (c, argv) => {
     const re = argv.length > 2 ? globToRegExp(argv[2]!) : null;
     c.reply.bulks([...c.server.pubsub.channels.keys()].filter((ch) => re === null || re.test(ch)));

@@ -920,11 +920,6 @@ function roleCommand(c: Client): void {
   c.reply.array(0);
 }
 
-function clusterOnly(c: Client): void {
-  if (c.server.config.bool('cluster-enabled')) c.reply.ok();
-  else c.reply.error('ERR This instance has cluster support disabled');
-}
-
 function lolwutCommand(c: Client, argv: string[]): void {
   if (argv.length > 1 && (argv.length !== 3 || argv[1]!.toLowerCase() !== 'version' || parseInteger(argv[2]!) === null)) {
     c.reply.error(Err.syntax);
@@ -1435,8 +1430,6 @@ export const serverHandlers: HandlerMap = {
   lastsave: lastsaveCommand,
   monitor: monitorCommand,
   role: roleCommand,
-  readonly: clusterOnly,
-  readwrite: clusterOnly,
   lolwut: lolwutCommand,
   'slowlog|get': slowlogGetCommand,
   'slowlog|len': (c) => c.reply.int(c.server.slowlog.entries.length),

@@ -1,3 +1,4 @@
+import { keyHashSlot, SLOTS } from '@sonic/protocol';
 import type { Value } from './values.js';
 import { CursorTable } from './scan.js';
 import { accountValue, accountedBytes, valueBytes, stringBytes, KEY_OVERHEAD, ACCESS_ENTRY, EXPIRE_ENTRY, lruClock, lfuNew, lfuTouch, AccessTable, type SizedValue } from './memory.js';
@@ -26,6 +27,47 @@ export interface WriteHooks {
 
 /** A listener of the propagation stream: every change, as the command that reproduces it. */
 export type PropagationListener = (db: number, argv: readonly string[]) => void;
+
+/** What the memory model charges per key for the per-slot index (a Set entry). */
+export const SLOT_INDEX_ENTRY = 24;
+
+/**
+ * The keys of a database by hash slot (cluster mode, docs/sharding.md): a Set per
+ * non-empty slot, kept by Db's add and delete paths, so CLUSTER COUNTKEYSINSLOT is O(1),
+ * GETKEYSINSLOT O(count), and a slot's keys can be handed to another shard without
+ * scanning the keyspace.
+ */
+export class SlotIndex {
+  private readonly sets: (Set<string> | undefined)[] = new Array<Set<string> | undefined>(SLOTS).fill(undefined);
+
+  add(key: string): void {
+    const slot = keyHashSlot(key);
+    let set = this.sets[slot];
+    if (set === undefined) this.sets[slot] = set = new Set();
+    set.add(key);
+  }
+
+  delete(key: string): void {
+    const slot = keyHashSlot(key);
+    const set = this.sets[slot];
+    if (set === undefined) return;
+    set.delete(key);
+    if (set.size === 0) this.sets[slot] = undefined;
+  }
+
+  count(slot: number): number {
+    return this.sets[slot]?.size ?? 0;
+  }
+
+  /** The keys of a slot (live: iterate before changing them), or undefined when it has none. */
+  keys(slot: number): ReadonlySet<string> | undefined {
+    return this.sets[slot];
+  }
+
+  clear(): void {
+    this.sets.fill(undefined);
+  }
+}
 
 /**
  * One logical database: the main dictionary, and the expiry dictionary holding the
@@ -59,6 +101,8 @@ export class Db {
   /** Persistent sampling cursors of the eviction (engine/evict.ts). */
   evictCursor: IterableIterator<string> | null = null;
   evictTtlCursor: IterableIterator<[string, number]> | null = null;
+  /** Keys by hash slot, in cluster mode only (Keyspace.setSlotIndex); null otherwise. */
+  slots: SlotIndex | null = null;
 
   constructor(
     readonly id: number,
@@ -96,6 +140,7 @@ export class Db {
     if (v !== undefined) this.used -= this.ks.keyOverhead + stringBytes(key) + accountedBytes(v);
     this.dict.delete(key);
     if (this.meta !== null) this.meta.delete(key);
+    if (this.slots !== null) this.slots.delete(key);
     if (this.expires.delete(key)) this.used -= EXPIRE_ENTRY;
     this.ks.stats.expiredKeys++;
     this.touchWatchers(key);
@@ -164,6 +209,7 @@ export class Db {
     if (old === undefined) {
       this.used += this.ks.keyOverhead + stringBytes(key);
       if (meta !== null) meta.set(key, this.ks.lfu ? lfuNew(this.ks.env.now()) : lruClock(this.ks.env.now()));
+      if (this.slots !== null) this.slots.add(key);
     } else {
       this.used -= accountedBytes(old);
       // A new value is a new object in Redis: a fresh LRU clock; LFU keeps the counter.
@@ -184,6 +230,7 @@ export class Db {
     this.used -= this.ks.keyOverhead + stringBytes(key) + accountedBytes(v);
     this.dict.delete(key);
     if (this.meta !== null) this.meta.delete(key);
+    if (this.slots !== null) this.slots.delete(key);
     if (this.expires.size > 0 && this.expires.delete(key)) this.used -= EXPIRE_ENTRY;
     this.signal(key, 1);
     return true;
@@ -251,6 +298,7 @@ export class Db {
     this.dict.clear();
     this.expires.clear();
     if (this.meta !== null) this.meta.clear();
+    if (this.slots !== null) this.slots.clear();
     this.populating = null;
     this.used = 0;
     this.expireCursor = null;
@@ -378,7 +426,7 @@ export class Keyspace {
   setTracking(on: boolean): void {
     if (on === this.tracking) return;
     this.tracking = on;
-    const overhead = KEY_OVERHEAD + (on ? ACCESS_ENTRY : 0);
+    const overhead = KEY_OVERHEAD + (on ? ACCESS_ENTRY : 0) + (this.slotIndex ? SLOT_INDEX_ENTRY : 0);
     const delta = overhead - this.keyOverhead;
     this.keyOverhead = overhead;
     this.trackingSince = this.env.now();
@@ -386,6 +434,31 @@ export class Keyspace {
       db.used += db.dict.size * delta;
       db.meta = on ? new AccessTable() : null;
       db.populating = on && db.dict.size > 0 ? db.dict.keys() : null;
+    }
+  }
+
+  /** True while the databases keep their keys by hash slot (Db.slots): cluster mode. */
+  slotIndex = false;
+
+  /**
+   * Starts or stops the per-slot key index (cluster mode). Starting builds it from the
+   * keys present (once, O(keys): a node becomes a cluster node at start, after loading
+   * its data); afterwards Db's add and delete paths keep it. The memory model follows.
+   */
+  setSlotIndex(on: boolean): void {
+    if (on === this.slotIndex) return;
+    this.slotIndex = on;
+    const delta = on ? SLOT_INDEX_ENTRY : -SLOT_INDEX_ENTRY;
+    this.keyOverhead += delta;
+    for (const db of this.dbs) {
+      db.used += db.dict.size * delta;
+      if (!on) {
+        db.slots = null;
+        continue;
+      }
+      const index = new SlotIndex();
+      for (const key of db.dict.keys()) index.add(key);
+      db.slots = index;
     }
   }
 
@@ -507,6 +580,7 @@ export class Keyspace {
     [da.meta, db.meta] = [db.meta, da.meta];
     [da.populating, db.populating] = [db.populating, da.populating];
     [da.used, db.used] = [db.used, da.used];
+    [da.slots, db.slots] = [db.slots, da.slots];
     for (const d of [da, db]) d.expireCursor = d.evictCursor = d.evictTtlCursor = null;
     da.touchAllWatchers();
     db.touchAllWatchers();

@@ -40,6 +40,11 @@ export class BusServer {
     });
   }
 
+  /** Serves another subsystem's gRPC service on the bus (cluster pub/sub: cluster/pubsub-bus.ts). */
+  addService(service: grpc.ServiceDefinition, impl: grpc.UntypedServiceImplementation): void {
+    this.grpc.addService(service, impl);
+  }
+
   async listen(port: number): Promise<void> {
     if (port > 65535) {
       this.log.warn({ port }, 'bus: client port + 10000 is above 65535; set bus-port to serve replication');

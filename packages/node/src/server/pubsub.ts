@@ -11,7 +11,35 @@ export class PubSub {
   readonly patterns = new Map<string, { re: RegExp; clients: Set<Client> }>();
   readonly shardChannels = new Map<string, Set<Client>>();
 
+  /**
+   * Cluster mode: forwards a message published here to the other nodes (PUBLISH: every
+   * node; SPUBLISH: the shard's), set by cluster/pubsub-bus.ts. Null standalone.
+   */
+  forward: ((channel: string, message: string, shard: boolean) => void) | null = null;
+
   constructor(private readonly server: Server) {}
+
+  /**
+   * Unsubscribes every client from the shard channels `drop` selects and tells each
+   * (an `sunsubscribe` message), as Redis does when a slot stops being served here.
+   */
+  dropShardChannels(drop: (channel: string) => boolean): number {
+    let n = 0;
+    for (const [channel, set] of [...this.shardChannels]) {
+      if (!drop(channel)) continue;
+      for (const c of [...set]) {
+        this.unsubscribe(c, channel, true);
+        const r = c.reply;
+        r.push(3);
+        r.bulk('sunsubscribe');
+        r.bulk(channel);
+        r.int(c.shardChannels.size);
+        this.server.scheduleFlush(c);
+        n++;
+      }
+    }
+    return n;
+  }
 
   subscribe(c: Client, channel: string, shard = false): boolean {
     const own = shard ? c.shardChannels : c.channels;

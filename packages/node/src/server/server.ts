@@ -21,6 +21,7 @@ import { LatencyHistograms, startMetricsServer, type LatencyHistogram } from './
 import type { Server as HttpServer } from 'node:http';
 import { Persistence } from '../persistence/manager.js';
 import type { Replication } from '../replication/replication.js';
+import type { ClusterSlots } from '../cluster/slots.js';
 
 export interface CommandStat {
   calls: number;
@@ -74,6 +75,8 @@ export class Server {
   scripting: ScriptEngine | null = null;
   /** The cluster agent (`controllers` set): CLUSTERDOWN for writes while fenced. */
   cluster: { admit(c: Client, spec: CommandSpec): string | null } | null = null;
+  /** Slot ownership in cluster mode (set by the cluster agent): the redirect check, CLUSTER's answers. */
+  clusterSlots: ClusterSlots | null = null;
   /** Unix time (s) of the last successful save; start-up time until one happens, as in Redis. */
   lastSave = Math.floor(Date.now() / 1000);
   /** RDB and AOF (persistence/manager.ts): LOADING/MISCONF admission, the AOF reply gate. */
@@ -490,6 +493,14 @@ export class Server {
     if (!c.authenticated && !spec.noAuth) {
       this.rejectCommand(c, Err.noAuth, spec);
       return;
+    }
+    // Cluster mode: MOVED/ASK/CROSSSLOT for keys this node does not serve (cluster/slots.ts).
+    if (this.clusterSlots !== null) {
+      const slotErr = this.clusterSlots.admit(c, spec, argv);
+      if (slotErr !== null) {
+        this.rejectCommand(c, slotErr, spec);
+        return;
+      }
     }
     // A script past busy-reply-threshold holds the keyspace: only allow_busy commands run.
     if (this.scripting !== null) {

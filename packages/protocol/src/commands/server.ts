@@ -5,7 +5,6 @@ import { command, subcommand, keyAt, type CommandSpec } from './spec.js';
 
 const srv = { group: 'server' };
 const conn = { group: 'connection' };
-const clu = { group: 'cluster' };
 
 export const serverCommands: CommandSpec[] = [
   command('info', -1, 'loading stale', { ...srv, acl: 'slow dangerous', since: '1.0.0', summary: 'Get information and statistics about the server', complexity: 'O(1)', tips: ['nondeterministic_output', 'request_policy:all_shards', 'response_policy:special'] }),
@@ -93,8 +92,6 @@ export const serverCommands: CommandSpec[] = [
     ],
   }),
   command('role', 1, 'noscript loading stale fast', { ...srv, acl: 'admin fast dangerous', since: '2.8.12', summary: 'Return the role of the instance in the context of replication', complexity: 'O(1)' }),
-  command('readonly', 1, 'loading stale fast', { ...clu, acl: 'fast connection', since: '3.0.0', summary: 'Enables read queries for a connection to a cluster replica node', complexity: 'O(1)' }),
-  command('readwrite', 1, 'loading stale fast', { ...clu, acl: 'fast connection', since: '3.0.0', summary: 'Disables read queries for a connection to a cluster replica node', complexity: 'O(1)' }),
   command('replicaof', 3, 'admin noscript stale no_async_loading', { ...srv, acl: 'admin slow dangerous', since: '5.0.0', summary: 'Make the server a replica of another instance, or promote it as master.', complexity: 'O(1)' }),
   command('slaveof', 3, 'admin noscript stale no_async_loading', { ...srv, acl: 'admin slow dangerous', since: '1.0.0', summary: 'Make the server a replica of another instance, or promote it as master.', complexity: 'O(1)' }),
   command('wait', 3, 'noscript', { group: 'generic', acl: 'slow connection', since: '3.0.0', summary: 'Wait for the synchronous replication of all the write commands sent in the context of the current connection', complexity: 'O(1)', tips: ['request_policy:all_shards', 'response_policy:agg_min'] }),

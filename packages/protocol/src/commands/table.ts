@@ -11,6 +11,7 @@ import { pubsubCommands } from './pubsub.js';
 import { transactionCommands } from './transactions.js';
 import { scriptingCommands } from './scripting.js';
 import { streamCommands } from './streams.js';
+import { clusterCommands } from './cluster.js';
 
 /** Every command Sonic declares, by lower-case name. */
 export const COMMANDS: ReadonlyMap<string, CommandSpec> = new Map(
@@ -27,6 +28,7 @@ export const COMMANDS: ReadonlyMap<string, CommandSpec> = new Map(
     ...transactionCommands,
     ...scriptingCommands,
     ...streamCommands,
+    ...clusterCommands,
   ].map((c) => [c.name, c]),
 );
 

@@ -1,5 +1,7 @@
 import { createServer, type Server as NetServer, type Socket } from 'node:net';
 import { randomBytes } from 'node:crypto';
+// The module's export, not the global: globalThis.performance is a lazy accessor.
+import { performance } from 'node:perf_hooks';
 import type { Logger } from 'pino';
 import {
   DEFAULT_LIMITS,
@@ -12,6 +14,7 @@ import {
 import { Keyspace, type Db } from '../engine/keyspace.js';
 import { Config } from '../config/config.js';
 import { Client } from './client.js';
+import { adoptSocket, READ_BUFFER } from './socket-input.js';
 import { HANDLERS, type Handler } from '../commands/index.js';
 import { scriptingIfAny, type ScriptEngine } from '../scripting/engine.js';
 import { PubSub } from './pubsub.js';
@@ -250,7 +253,8 @@ export class Server {
       const optional = raw.startsWith('-');
       const host = optional ? raw.slice(1) : raw;
       const h = host === '*' ? '0.0.0.0' : host;
-      const srv = createServer({ noDelay: true }, (s) => this.accept(s));
+      // Paused: accept() moves the connection to a socket that reads into a shared buffer.
+      const srv = createServer({ noDelay: true, pauseOnConnect: true }, (s) => this.accept(s));
       try {
         await new Promise<void>((resolve, reject) => {
           srv.once('error', reject);
@@ -353,16 +357,18 @@ export class Server {
 
   // ------------------------------------------------------------------ connections
 
-  private accept(socket: Socket): void {
+  private accept(accepted: Socket): void {
     this.stats.totalConnections++;
     if (this.clients.size >= this.config.int('maxclients')) {
       this.stats.rejectedConnections++;
-      socket.end('-ERR max number of clients reached\r\n');
+      accepted.resume();
+      accepted.end('-ERR max number of clients reached\r\n');
       return;
     }
-    if (this.config.bool('protected-mode') && this.config.get('requirepass') === '' && !isLoopback(socket.remoteAddress)) {
+    if (this.config.bool('protected-mode') && this.config.get('requirepass') === '' && !isLoopback(accepted.remoteAddress)) {
       this.stats.rejectedConnections++;
-      socket.end(
+      accepted.resume();
+      accepted.end(
         '-DENIED Sonic is running in protected mode because protected mode is enabled and no password is set for the default user. ' +
           'In this mode connections are only accepted from the loopback interface. If you want to connect from external computers to Sonic ' +
           'you may adopt one of the following solutions: 1) Disable protected mode by sending the command \'CONFIG SET protected-mode no\' ' +
@@ -370,16 +376,20 @@ export class Server {
       );
       return;
     }
-    const c = new Client(this, socket);
-    this.clients.set(c.id, c);
-    const keepalive = this.config.int('tcp-keepalive');
-    if (keepalive > 0) socket.setKeepAlive(true, keepalive * 1000);
-    socket.on('data', (chunk: Buffer) => {
+    let client: Client | null = null;
+    const socket = adoptSocket(accepted, (chunk) => {
+      const c = client!;
       this.stats.netInputBytes += chunk.length;
       c.lastInteraction = Date.now();
       c.parser.push(chunk);
       this.processInput(c);
+      // The chunk is a view of the shared read buffer: keep a copy of what is left.
+      if (chunk.buffer === READ_BUFFER.buffer) c.parser.settle(READ_BUFFER.buffer);
     });
+    const c = (client = new Client(this, socket));
+    this.clients.set(c.id, c);
+    const keepalive = this.config.int('tcp-keepalive');
+    if (keepalive > 0) socket.setKeepAlive(true, keepalive * 1000);
     socket.on('error', () => {});
     socket.on('close', () => this.freeClient(c));
     socket.on('drain', () => {
@@ -419,6 +429,10 @@ export class Server {
     c.processing = true;
     // CONFIG SET proto-max-bulk-len / client-query-buffer-limit apply to connected clients too.
     c.parser.limits = this.limits;
+    // The clock reading that ended the previous command of this batch: the next one's
+    // start (its parsing and admission then count in its time: tens of ns), saving a
+    // clock read per pipelined command. -1 after anything heavier (see callEnd).
+    let mark = -1;
     try {
       while (!c.closed && !c.closing && c.blocked === null && !c.paused && c.replWait === null) {
         // Until AUTH succeeds, Redis's small unauthenticated header limits apply.
@@ -430,11 +444,16 @@ export class Server {
           }
           break;
         }
+        // A big command took real time to parse (a copy of its arguments): not its run time.
+        this.callMark = c.parser.lastSize <= 65536 ? mark : -1;
+        this.callEnd = -1;
         if (c.replyMode === 'on' && !c.skipNext) this.processCommand(c, argv);
         else this.processMuted(c, argv);
+        mark = this.callEnd;
       }
     } finally {
       c.processing = false;
+      this.callMark = -1;
     }
     // Written once this turn's input from every client is processed (as Redis writes in
     // beforeSleep): one wake-up of the peers for many replies, not one per client.
@@ -448,6 +467,7 @@ export class Server {
   private processMuted(c: Client, argv: string[]): void {
     c.skipNext = false;
     this.flush(c);
+    this.callMark = -1;
     this.processCommand(c, argv);
     if (c.replyMode === 'on' && argv.length === 3 && argv[0]!.toLowerCase() === 'client' && argv[1]!.toLowerCase() === 'reply') return;
     c.reply.discard();
@@ -546,6 +566,7 @@ export class Server {
     // (and an EXEC that queued one) when nothing more can go. Replicas leave it to their
     // primary (replica-ignore-maxmemory).
     if (this.evictor.settings.maxmemory > 0 && this.keyspace.expireKeys) {
+      this.callMark = -1; // eviction's time is not the command's
       const r = this.evictor.perform();
       if (r === EvictResult.Running) this.startEviction();
       if (r === EvictResult.Fail && (spec.denyOom || (name === 'exec' && c.multi !== null && c.multi.some((q) => q.spec.denyOom)))) {
@@ -572,7 +593,10 @@ export class Server {
     }
     this.call(c, argv, spec);
     // repl-sync-mode sync: a write's reply waits for a replica's ack.
-    if (repl !== null) repl.afterCall(c);
+    if (repl !== null) {
+      repl.afterCall(c);
+      this.callEnd = -1;
+    }
   }
 
   private rejectCommand(c: Client, msg: string, spec: CommandSpec | null): void {
@@ -613,14 +637,18 @@ export class Server {
     const errorsBefore = c.reply.errors;
     this.propagated = false;
     this.currentArgv = argv;
-    const t0 = performance.now();
+    // Taken once: commands the handler runs (EXEC, scripts) read the clock themselves.
+    const mark = this.callMark;
+    this.callMark = -1;
+    const t0 = mark >= 0 ? mark : performance.now();
     try {
       handler(c, argv);
     } catch (err) {
       this.log.error({ err, command: spec.name }, 'command handler failed');
       c.reply.error(`ERR internal error running '${spec.name}': ${(err as Error).message}`);
     }
-    const usec = Math.round((performance.now() - t0) * 1000);
+    const t1 = performance.now();
+    const usec = Math.round((t1 - t0) * 1000);
     if (this.latencyTracking) impl.hist.record(usec);
     this.stats.totalCommands++;
     c.totalCommands++;
@@ -638,10 +666,27 @@ export class Server {
     if (this.latencyThresholdUsec > 0 && usec >= this.latencyThresholdUsec) this.latency.add(spec.fast ? 'fast-command' : 'command', Math.round(usec / 1000));
     // Propagate writes that changed something, as the command itself unless the
     // handler propagated its own effect (a rewrite) already.
-    if (spec.isWrite && ks.dirty !== dirtyBefore && !this.propagated) ks.propagate(c.db.id, argv);
+    let end = t1;
+    if (spec.isWrite && ks.dirty !== dirtyBefore && !this.propagated) {
+      ks.propagate(c.db.id, argv);
+      if (ks.hasPropagationListeners) end = -1;
+    }
     this.propagated = false;
-    if (ks.readyKeys.length > 0 && !c.inExec) this.handleReadyKeys();
+    if (ks.readyKeys.length > 0 && !c.inExec) {
+      this.handleReadyKeys();
+      end = -1;
+    }
+    this.callEnd = end;
   }
+
+  /**
+   * Clock readings (performance.now) chaining pipelined commands: processInput sets
+   * callMark to the reading that ended the previous command, call() uses it as its start
+   * (once) and leaves its end in callEnd unless more than bookkeeping followed (a
+   * propagation listener, woken clients); -1 means "read the clock".
+   */
+  private callMark = -1;
+  private callEnd = -1;
 
   /** Caches a command's handler and counters on its spec (again after CONFIG RESETSTAT). */
   private implOf(spec: CommandSpec): CommandImpl {

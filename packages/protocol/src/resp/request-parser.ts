@@ -44,6 +44,10 @@ export class RequestParser {
   private bigLen = 0;
   /** Wire bytes of the command being read that were already parsed into `args`. */
   private partial = 0;
+  /** Arguments of `args` filled so far. */
+  private argc = 0;
+  /** Wire bytes of the last command `next()` returned (the server times big ones apart). */
+  lastSize = 0;
 
   /** The limits in force; the server replaces them when the configuration changes. */
   constructor(public limits: RequestLimits = DEFAULT_LIMITS) {}
@@ -95,6 +99,21 @@ export class RequestParser {
     }
   }
 
+  /**
+   * The caller is about to reuse the memory of chunks it pushed (one read buffer shared
+   * by every socket): copies what the parser still holds of `shared` (an incomplete
+   * command's bytes, a pipeline left for later), so nothing refers to it afterwards.
+   */
+  settle(shared: ArrayBufferLike): void {
+    const b = this.buf;
+    if (b.buffer === shared) {
+      this.buf = this.pos < b.length ? Buffer.from(b.subarray(this.pos)) : EMPTY;
+      this.pos = 0;
+    }
+    const big = this.big;
+    if (big !== null) for (let i = 0; i < big.length; i++) if (big[i]!.buffer === shared) big[i] = Buffer.from(big[i]!);
+  }
+
   /** The next complete command, or null (need more bytes, or `error` is set). */
   next(): string[] | null {
     if (this.error !== null || this.big !== null) return null;
@@ -142,7 +161,9 @@ export class RequestParser {
         this.release();
         continue;
       }
-      this.args = [];
+      // Preallocate only small counts: a header alone must not make us allocate much.
+      this.args = n <= 1024 ? new Array<string>(n) : [];
+      this.argc = 0;
       this.left = n;
     }
     const args = this.args;
@@ -191,7 +212,8 @@ export class RequestParser {
       if (end + 2 > blen) break;
       // argv[0] repeats from command to command: reuse its string (already hashed by
       // the command table's lookup) when the bytes are the same.
-      args.push(len <= SHORT_STRING ? (args.length === 0 ? this.commandName(buf, pos, end) : latin1(buf, pos, end)) : buf.latin1Slice(pos, end));
+      const i = this.argc++;
+      args[i] = len <= SHORT_STRING ? (i === 0 ? this.commandName(buf, pos, end) : latin1(buf, pos, end)) : buf.latin1Slice(pos, end);
       this.partial += len + 2;
       pos = end + 2;
       this.bulkLen = -1;
@@ -200,6 +222,7 @@ export class RequestParser {
     this.pos = pos;
     if (this.left > 0) return null;
     this.args = null;
+    this.lastSize = this.partial;
     this.partial = 0;
     this.release();
     return args;
@@ -323,6 +346,7 @@ export class RequestParser {
     let end = eol;
     if (end > this.pos && buf[end - 1] === CR) end--;
     const line = buf.latin1Slice(this.pos, end);
+    this.lastSize = eol + 1 - this.pos;
     this.pos = eol + 1;
     this.release();
     const args = splitArgs(line);

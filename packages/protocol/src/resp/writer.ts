@@ -35,6 +35,18 @@ function putLatin1(b: Buffer, at: number, s: string, n: number): number {
   return at + n;
 }
 
+/** "00" .. "99" as digit pairs. */
+const DIGIT_PAIRS = new Uint8Array(200);
+for (let i = 0; i < 100; i++) {
+  DIGIT_PAIRS[2 * i] = 48 + Math.floor(i / 10);
+  DIGIT_PAIRS[2 * i + 1] = 48 + (i % 10);
+}
+
+/** Decimal digits of 10 <= n < 2^31. */
+function digitCount(n: number): number {
+  return n < 100 ? 2 : n < 1000 ? 3 : n < 10000 ? 4 : n < 100000 ? 5 : n < 1000000 ? 6 : n < 10000000 ? 7 : n < 100000000 ? 8 : n < 1000000000 ? 9 : 10;
+}
+
 /** Writes the decimal digits of a safe integer at `at`; returns the end. */
 function putInt(b: Buffer, at: number, n: number): number {
   if (n < 0) {
@@ -42,15 +54,26 @@ function putInt(b: Buffer, at: number, n: number): number {
     n = -n;
   }
   if (n < 10) {
-    b[at] = 48 + n;
+    b[at] = 48 + n; // also -0
     return at + 1;
   }
-  let end = at;
-  for (let m = n; m >= 10; m = Math.floor(m / 10)) end++;
-  const last = end;
-  for (; n >= 10; n = Math.floor(n / 10)) b[end--] = 48 + (n % 10);
-  b[end] = 48 + n;
-  return last + 1;
+  if (n > 0x7fffffff) return putLatin1(b, at, String(n), String(n).length);
+  // Two digits per step with 31-bit integer arithmetic.
+  const len = digitCount(n);
+  let end = at + len;
+  let m = n;
+  while (m >= 100) {
+    const q = (m / 100) | 0;
+    const r = (m - q * 100) << 1;
+    b[--end] = DIGIT_PAIRS[r + 1]!;
+    b[--end] = DIGIT_PAIRS[r]!;
+    m = q;
+  }
+  if (m >= 10) {
+    b[--end] = DIGIT_PAIRS[(m << 1) + 1]!;
+    b[--end] = DIGIT_PAIRS[m << 1]!;
+  } else b[--end] = 48 + m;
+  return at + len;
 }
 
 export const enum Proto {

@@ -1,0 +1,114 @@
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { connect, type Socket } from 'node:net';
+import { pino } from 'pino';
+import { encodeCommand } from '@sonic/protocol';
+import { Config } from '../config/config.js';
+import { Server } from './server.js';
+
+/** A raw connection: write bytes, wait for a number of reply bytes. */
+class Raw {
+  data = '';
+  private waiters: (() => void)[] = [];
+  constructor(readonly sock: Socket) {
+    sock.setEncoding('latin1');
+    sock.on('data', (d: string) => {
+      this.data += d;
+      for (const w of this.waiters.splice(0)) w();
+    });
+  }
+  static open(port: number): Promise<Raw> {
+    return new Promise((res, rej) => {
+      const s = connect({ port, host: '127.0.0.1' }, () => res(new Raw(s)));
+      s.once('error', rej);
+    });
+  }
+  send(b: Buffer | string): Promise<void> {
+    return new Promise((res) => this.sock.write(b, 'latin1', () => res()));
+  }
+  async until(pred: (d: string) => boolean, ms = 5000): Promise<string> {
+    const end = Date.now() + ms;
+    while (!pred(this.data)) {
+      if (Date.now() > end) throw new Error(`timeout; got ${JSON.stringify(this.data.slice(0, 200))}`);
+      await new Promise<void>((r) => {
+        this.waiters.push(r);
+        setTimeout(r, 50);
+      });
+    }
+    return this.data;
+  }
+}
+
+const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
+const cmd = (...a: string[]) => encodeCommand(a);
+
+describe('client input through the shared read buffer', () => {
+  let server: Server;
+  beforeAll(async () => {
+    const config = new Config();
+    config.set('port', '0');
+    config.set('bind', '127.0.0.1');
+    server = new Server(config, pino({ level: 'silent' }));
+    await server.listen();
+  });
+  afterAll(async () => {
+    await server.shutdown('test', false);
+  });
+
+  it('partial commands survive other clients reading into the same buffer', async () => {
+    const a = await Raw.open(server.port);
+    const b = await Raw.open(server.port);
+    const whole = Buffer.concat([cmd('SET', 'a', 'hello'), cmd('GET', 'a')]);
+    // A sends half a command; B's pipeline then fills the shared buffer; A finishes.
+    await a.send(whole.subarray(0, 17));
+    await sleep(30);
+    const pipeline: Buffer[] = [];
+    for (let i = 0; i < 2000; i++) pipeline.push(cmd('SET', `b:${i}`, 'x'.repeat(20 + (i % 50))));
+    await b.send(Buffer.concat(pipeline));
+    await b.until((d) => d.split('+OK\r\n').length - 1 === 2000);
+    await a.send(whole.subarray(17));
+    expect(await a.until((d) => d.endsWith('$5\r\nhello\r\n'))).toBe('+OK\r\n$5\r\nhello\r\n');
+    a.sock.destroy();
+    b.sock.destroy();
+  });
+
+  it('a large argument arriving in pieces between other clients\' reads comes out intact', async () => {
+    const a = await Raw.open(server.port);
+    const b = await Raw.open(server.port);
+    let big = '';
+    for (let i = 0; i < 300_000; i++) big += String.fromCharCode((i * 31) & 255);
+    const data = Buffer.concat([cmd('SET', 'big', big), cmd('STRLEN', 'big'), cmd('GET', 'big')]);
+    for (let at = 0, k = 0; at < data.length; at += 50_000, k++) {
+      await a.send(data.subarray(at, at + 50_000));
+      await b.send(cmd('SET', `other:${k}`, 'y'.repeat(1000 + k)));
+      await sleep(5);
+    }
+    const head = '+OK\r\n:300000\r\n$300000\r\n';
+    const got = await a.until((d) => d.length >= head.length + 300_000 + 2);
+    expect(got.startsWith(head)).toBe(true);
+    expect(got.slice(head.length, -2) === big).toBe(true);
+    a.sock.destroy();
+    b.sock.destroy();
+  });
+
+  it('a blocked client keeps its pipelined commands until it is served', async () => {
+    const a = await Raw.open(server.port);
+    const b = await Raw.open(server.port);
+    await a.send(Buffer.concat([cmd('BLPOP', 'q', '0'), cmd('SET', 'after', '1'), cmd('GET', 'after')]));
+    await sleep(30);
+    for (let i = 0; i < 50; i++) await b.send(cmd('SET', `fill:${i}`, 'z'.repeat(3000)));
+    await b.send(cmd('RPUSH', 'q', 'v'));
+    expect(await a.until((d) => d.endsWith('$1\r\n1\r\n'))).toBe('*2\r\n$1\r\nq\r\n$1\r\nv\r\n+OK\r\n$1\r\n1\r\n');
+    a.sock.destroy();
+    b.sock.destroy();
+  });
+
+  it('a client that disconnects is freed', async () => {
+    const a = await Raw.open(server.port);
+    await a.send(cmd('PING'));
+    await a.until((d) => d === '+PONG\r\n');
+    const before = server.clients.size;
+    a.sock.end();
+    for (let i = 0; i < 100 && server.clients.size >= before; i++) await sleep(10);
+    expect(server.clients.size).toBe(before - 1);
+  });
+});

@@ -111,7 +111,10 @@ export async function runAdmin(verb: 'status' | 'failover', args: string[]): Pro
     process.stdout.write(`${r.detail} (epoch ${r.epoch})\n`);
     return 0;
   } catch (e) {
-    const msg = (e as { details?: string }).details || (e as Error).message;
+    const err = e as { code?: number; details?: string; message: string };
+    const list = controllers.addresses.map((a) => `${a.host}:${a.port}`).join(', ');
+    const msg =
+      err.code === 14 ? `no controller reachable at ${list} (their bus ports: port + 10000)` : err.code === 4 ? `no answer in time from ${list}` : err.details || err.message;
     process.stderr.write(`sonic: ${verb}: ${msg}\n`);
     return 1;
   } finally {

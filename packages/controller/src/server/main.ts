@@ -1,5 +1,6 @@
 /** `sonic controller`: flags, logger, storage, and the controller's life cycle. */
 import { mkdirSync } from 'node:fs';
+import * as grpc from '@grpc/grpc-js';
 import { pino, type Logger } from 'pino';
 import { Controller, type ControllerOptions, type RaftStorage } from './controller.js';
 import type { PeerAddress } from './transport.js';
@@ -141,13 +142,16 @@ export async function runController(args: string[]): Promise<Controller | null> 
   } catch (e) {
     throw new ControllerConfigError(`cannot open the Raft storage in ${opts.dir}: ${(e as Error).message}`);
   }
+  // grpc-js prints bind failures itself; ours is one line.
+  grpc.setLogVerbosity(grpc.logVerbosity.NONE);
   const c = new Controller(opts, log, storage);
   try {
     await c.start();
   } catch (e) {
     await c.close().catch(() => {});
-    const code = (e as NodeJS.ErrnoException).code;
-    throw new ControllerConfigError(`cannot listen on ${opts.bind} port ${opts.port} / bus ${opts.busPort}: ${code ?? (e as Error).message}`);
+    const msg = (e as Error).message;
+    const code = (e as NodeJS.ErrnoException).code ?? /\b(E[A-Z]{4,})\b/.exec(msg)?.[1] ?? msg;
+    throw new ControllerConfigError(`cannot listen on ${opts.bind} port ${opts.port} / bus ${opts.busPort}: ${code}`);
   }
   const stop = (sig: string) => {
     log.info({ signal: sig }, 'controller shutting down');

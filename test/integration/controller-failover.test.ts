@@ -78,9 +78,15 @@ describe('controller failover', () => {
   it('SIGKILL of the primary: a replica is promoted, sentinel clients follow, unavailability is bounded (async)', async () => {
     const g = await startGroup(3, { downAfterMs: DOWN_AFTER });
     const nodes = await shard(g);
+    // A second writer acknowledges a write only once WAIT 1 confirms a replica has it.
+    const waiter = new Writer(g.ctls.map((c) => c.port), 'shard-1', '127.0.0.1', 'wait', true);
     const w = new Writer(g.ctls.map((c) => c.port));
     const r = await drill(g, nodes, w);
-    console.log(`async: unavailable ${r.gap} ms with down-after ${DOWN_AFTER} ms; ${r.acked.length} acked writes, ${r.lost.length} lost`);
+    await waiter.stop();
+    const waitLost = await missingKeys(r.promoted.port, waiter.acked.map((a) => a.key));
+    console.log(`async: unavailable ${r.gap} ms with down-after ${DOWN_AFTER} ms; ${r.acked.length} acked writes, ${r.lost.length} lost; with WAIT 1: ${waiter.acked.length} acked, ${waitLost.length} lost`);
+    expect(waiter.acked.length).toBeGreaterThan(50);
+    expect(waitLost).toEqual([]);
     expect(r.gap).toBeGreaterThan(0);
     expect(r.gap).toBeLessThan(DOWN_AFTER + 2500);
     // Async replication loses at most what was in flight when the primary died.

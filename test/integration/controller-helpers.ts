@@ -277,7 +277,14 @@ export class Writer {
   private running = true;
   private loop: Promise<void>;
 
-  constructor(sentinelPorts: number[], name = 'shard-1', host = '127.0.0.1', readonly prefix = 'w') {
+  constructor(
+    sentinelPorts: number[],
+    name = 'shard-1',
+    host = '127.0.0.1',
+    readonly prefix = 'w',
+    /** Count a write as acknowledged only once WAIT 1 says a replica holds it. */
+    readonly wait = false,
+  ) {
     this.redis = new Redis({
       sentinels: sentinelPorts.map((port) => ({ host, port })),
       name,
@@ -299,6 +306,7 @@ export class Writer {
       const key = `${this.prefix}:${i}`;
       try {
         await this.redis.set(key, String(i));
+        if (this.wait && (await this.redis.call('WAIT', '1', '1000')) !== 1) continue;
         this.acked.push({ key, at: Date.now() });
       } catch (e) {
         this.errors++;

@@ -44,15 +44,30 @@ class CommandStats extends Map<string, CommandStat> {
 
 /**
  * What `call()` needs of a command, cached on its spec (`CommandSpec.impl`): the handler
- * and the counters, valid while the stats generations match (CONFIG RESETSTAT).
+ * and the counters, valid for its server while the stats generations match (CONFIG
+ * RESETSTAT). Several servers in one process (tests) take turns replacing it.
  */
 interface CommandImpl {
+  /** The server whose counters these are (specs are shared by every Server in a process). */
+  owner: Server;
+  spec: CommandSpec;
+  /** May be timed with its batch (Server.groupImpl): fast, or bounded by its arguments' size. */
+  groupable: boolean;
   handler: Handler | undefined;
   stat: CommandStat;
   hist: LatencyHistogram;
   statsGen: number;
   histGen: number;
 }
+
+/**
+ * Commands without Redis's `fast` flag whose work is bounded by their arguments' size:
+ * with a 64 KB bound (BIG_COMMAND) they are as cheap as fast ones (Server.groupImpl).
+ */
+const ARGUMENT_BOUND = new Set(['set', 'setnx', 'setex', 'psetex', 'getset', 'mset', 'msetnx', 'hmset']);
+
+/** Commands over this many bytes on the wire are timed apart from their batch (Server.groupImpl). */
+const BIG_COMMAND = 65536;
 
 /** Settings read on every command, kept as fields (Server.readHotSettings). */
 const HOT_SETTINGS = new Set(['slowlog-log-slower-than', 'slowlog-max-len', 'latency-monitor-threshold', 'latency-tracking', 'min-replicas-to-write', 'repl-sync-mode']);
@@ -429,14 +444,13 @@ export class Server {
     c.processing = true;
     // CONFIG SET proto-max-bulk-len / client-query-buffer-limit apply to connected clients too.
     c.parser.limits = this.limits;
-    // The clock reading that ended the previous command of this batch: the next one's
-    // start (its parsing and admission then count in its time: tens of ns), saving a
-    // clock read per pipelined command. -1 after anything heavier (see callEnd).
-    let mark = -1;
     try {
       while (!c.closed && !c.closing && c.blocked === null && !c.paused && c.replWait === null) {
         // Until AUTH succeeds, Redis's small unauthenticated header limits apply.
         c.parser.unauthenticated = !c.authenticated;
+        // A big command takes real time to parse (a copy of its arguments), which is no
+        // command's time: close the group before (see `groupImpl`).
+        if (this.groupImpl.length > 0 && c.parser.buffered > BIG_COMMAND) this.settleGroup();
         const argv = c.parser.next();
         if (argv === null) {
           if (c.parser.error !== null) {
@@ -444,16 +458,19 @@ export class Server {
           }
           break;
         }
-        // A big command took real time to parse (a copy of its arguments): not its run time.
-        this.callMark = c.parser.lastSize <= 65536 ? mark : -1;
-        this.callEnd = -1;
-        if (c.replyMode === 'on' && !c.skipNext) this.processCommand(c, argv);
-        else this.processMuted(c, argv);
-        mark = this.callEnd;
+        if (c.replyMode === 'on' && !c.skipNext) {
+          // A fast command of modest size may be timed with the batch (see call()).
+          if (c.parser.lastSize > BIG_COMMAND) this.clockMark = -1;
+          else this.batchable = true;
+          this.processCommand(c, argv);
+          this.batchable = false;
+        } else this.processMuted(c, argv);
       }
     } finally {
       c.processing = false;
-      this.callMark = -1;
+      this.batchable = false;
+      if (this.groupImpl.length > 0) this.settleGroup();
+      this.clockMark = -1;
     }
     // Written once this turn's input from every client is processed (as Redis writes in
     // beforeSleep): one wake-up of the peers for many replies, not one per client.
@@ -466,8 +483,9 @@ export class Server {
    */
   private processMuted(c: Client, argv: string[]): void {
     c.skipNext = false;
+    if (this.groupImpl.length > 0) this.settleGroup();
     this.flush(c);
-    this.callMark = -1;
+    this.clockMark = -1;
     this.processCommand(c, argv);
     if (c.replyMode === 'on' && argv.length === 3 && argv[0]!.toLowerCase() === 'client' && argv[1]!.toLowerCase() === 'reply') return;
     c.reply.discard();
@@ -566,7 +584,9 @@ export class Server {
     // (and an EXEC that queued one) when nothing more can go. Replicas leave it to their
     // primary (replica-ignore-maxmemory).
     if (this.evictor.settings.maxmemory > 0 && this.keyspace.expireKeys) {
-      this.callMark = -1; // eviction's time is not the command's
+      // Eviction's time is no command's.
+      if (this.groupImpl.length > 0) this.settleGroup();
+      this.clockMark = -1;
       const r = this.evictor.perform();
       if (r === EvictResult.Running) this.startEviction();
       if (r === EvictResult.Fail && (spec.denyOom || (name === 'exec' && c.multi !== null && c.multi.some((q) => q.spec.denyOom)))) {
@@ -594,8 +614,9 @@ export class Server {
     this.call(c, argv, spec);
     // repl-sync-mode sync: a write's reply waits for a replica's ack.
     if (repl !== null) {
+      if (this.groupImpl.length > 0) this.settleGroup();
       repl.afterCall(c);
-      this.callEnd = -1;
+      this.clockMark = -1;
     }
   }
 
@@ -625,7 +646,7 @@ export class Server {
   /** Executes an admitted command: handler, stats, slow log, monitor, propagation, wake-ups. */
   call(c: Client, argv: string[], spec: CommandSpec): void {
     let impl = spec.impl as CommandImpl | null;
-    if (impl === null || impl.statsGen !== (this.commandStats as CommandStats).gen || impl.histGen !== this.latencyHistograms.gen) impl = this.implOf(spec);
+    if (impl === null || impl.owner !== this || impl.statsGen !== (this.commandStats as CommandStats).gen || impl.histGen !== this.latencyHistograms.gen) impl = this.implOf(spec);
     const handler = impl.handler;
     if (handler === undefined) {
       c.reply.error(`ERR command '${spec.name}' is declared but not implemented`);
@@ -637,60 +658,122 @@ export class Server {
     const errorsBefore = c.reply.errors;
     this.propagated = false;
     this.currentArgv = argv;
-    // Taken once: commands the handler runs (EXEC, scripts) read the clock themselves.
-    const mark = this.callMark;
-    this.callMark = -1;
-    const t0 = mark >= 0 ? mark : performance.now();
+    // Timing (see `group`): a fast command from a client's input batch joins the group
+    // of untimed commands; any other is timed on its own, from a fresh reading or the
+    // one that closed the group; commands run by a handler (EXEC, scripts) always are.
+    const top = this.callDepth === 0;
+    const grouped = top && this.batchable && impl.groupable;
+    this.batchable = false;
+    let t0 = 0;
+    if (grouped) {
+      if (this.clockMark < 0) this.clockMark = performance.now();
+    } else if (top) {
+      t0 = this.groupImpl.length > 0 ? this.settleGroup() : this.clockMark >= 0 ? this.clockMark : performance.now();
+      this.clockMark = -1;
+    } else t0 = performance.now();
+    this.callDepth++;
     try {
       handler(c, argv);
     } catch (err) {
       this.log.error({ err, command: spec.name }, 'command handler failed');
       c.reply.error(`ERR internal error running '${spec.name}': ${(err as Error).message}`);
+    } finally {
+      this.callDepth--;
     }
-    const t1 = performance.now();
-    const usec = Math.round((t1 - t0) * 1000);
-    if (this.latencyTracking) impl.hist.record(usec);
+    let t1 = -1;
+    if (!grouped) {
+      t1 = performance.now();
+      const usec = Math.round((t1 - t0) * 1000);
+      this.recordTime(impl, argv, c, usec);
+      if (this.latencyThresholdUsec > 0 && usec >= this.latencyThresholdUsec) this.latency.add(spec.fast ? 'fast-command' : 'command', Math.round(usec / 1000));
+    }
     this.stats.totalCommands++;
     c.totalCommands++;
     c.lastCommand = spec.name;
     const st = impl.stat;
     st.calls++;
-    st.usec += usec;
     if (c.reply.errors !== errorsBefore) {
       st.failed++;
       this.countError(c.reply.lastError);
     }
-    if (usec >= this.slowlogSlowerThan && this.slowlogSlowerThan >= 0 && !spec.skipSlowlog) {
-      this.slowlog.add(argv, usec, c, this.slowlogMaxLen);
-    }
-    if (this.latencyThresholdUsec > 0 && usec >= this.latencyThresholdUsec) this.latency.add(spec.fast ? 'fast-command' : 'command', Math.round(usec / 1000));
     // Propagate writes that changed something, as the command itself unless the
     // handler propagated its own effect (a rewrite) already.
-    let end = t1;
     if (spec.isWrite && ks.dirty !== dirtyBefore && !this.propagated) {
       ks.propagate(c.db.id, argv);
-      if (ks.hasPropagationListeners) end = -1;
+      if (!grouped && ks.hasPropagationListeners) t1 = -1;
     }
     this.propagated = false;
-    if (ks.readyKeys.length > 0 && !c.inExec) {
-      this.handleReadyKeys();
-      end = -1;
+    if (grouped) {
+      this.groupImpl.push(impl);
+      this.groupArgv.push(argv);
+      this.groupClient = c;
     }
-    this.callEnd = end;
+    if (ks.readyKeys.length > 0 && !c.inExec) {
+      // Serving blocked clients is no command's time.
+      if (grouped) this.settleGroup();
+      this.handleReadyKeys();
+      this.clockMark = -1;
+    } else if (top && !grouped) this.clockMark = t1;
+  }
+
+  /** One command's time: commandstats, latency histogram, slow log. */
+  private recordTime(impl: CommandImpl, argv: string[], c: Client, usec: number): void {
+    impl.stat.usec += usec;
+    if (this.latencyTracking) impl.hist.record(usec);
+    if (usec >= this.slowlogSlowerThan && this.slowlogSlowerThan >= 0 && !impl.spec.skipSlowlog) {
+      this.slowlog.add(argv, usec, c, this.slowlogMaxLen);
+    }
   }
 
   /**
-   * Clock readings (performance.now) chaining pipelined commands: processInput sets
-   * callMark to the reading that ended the previous command, call() uses it as its start
-   * (once) and leaves its end in callEnd unless more than bookkeeping followed (a
-   * propagation listener, woken clients); -1 means "read the clock".
+   * Timing without a clock read per command. A clock read costs ~40-60 ns here, a tenth
+   * of a whole pipelined GET, so fast commands (Redis's `fast` flag: O(1), O(log N); and
+   * SET, MSET ... whose work is their arguments' size, ARGUMENT_BOUND) of at most 64 KB
+   * that a client's input batch runs back to back form a group, timed
+   * together: the time from `clockMark` (the reading before the first) to the reading
+   * that closes the group (the batch ends, or something else needs a reading) is shared
+   * evenly (in whole µs, remainders to the first) for commandstats, latency histograms
+   * and the slow log. A fast command slower than its share (a pause) shows as a slower
+   * group. Everything else is timed on its own, as Redis times every command.
    */
-  private callMark = -1;
-  private callEnd = -1;
+  private readonly groupImpl: CommandImpl[] = [];
+  private readonly groupArgv: string[][] = [];
+  private groupClient: Client | null = null;
+  /** A clock reading with nothing untimed since but grouped commands, parsing and admission; -1 if none. */
+  private clockMark = -1;
+  /** Set by processInput for the command it runs: call() may group it. */
+  private batchable = false;
+  /** Depth of call(): commands run by a handler (EXEC, scripts) are timed on their own. */
+  private callDepth = 0;
+
+  /** Closes the group: reads the clock, gives each command its share; returns the reading. */
+  private settleGroup(): number {
+    const now = performance.now();
+    const impls = this.groupImpl;
+    const argvs = this.groupArgv;
+    const n = impls.length;
+    const total = this.clockMark >= 0 ? Math.round((now - this.clockMark) * 1000) : 0;
+    const base = Math.floor(total / n);
+    let extra = total - base * n;
+    const c = this.groupClient!;
+    for (let i = 0; i < n; i++) {
+      this.recordTime(impls[i]!, argvs[i]!, c, extra > 0 ? base + 1 : base);
+      extra--;
+    }
+    if (this.latencyThresholdUsec > 0 && base >= this.latencyThresholdUsec) this.latency.add('fast-command', Math.round(base / 1000));
+    impls.length = 0;
+    argvs.length = 0;
+    this.groupClient = null;
+    this.clockMark = now;
+    return now;
+  }
 
   /** Caches a command's handler and counters on its spec (again after CONFIG RESETSTAT). */
   private implOf(spec: CommandSpec): CommandImpl {
     const impl: CommandImpl = {
+      owner: this,
+      spec,
+      groupable: spec.fast || ARGUMENT_BOUND.has(spec.name),
       handler: HANDLERS.get(spec.name),
       stat: this.statFor(spec.name),
       hist: this.latencyHistograms.of(spec.name),

@@ -4,6 +4,7 @@ import { pino } from 'pino';
 import { encodeCommand } from '@sonic/protocol';
 import { Config } from '../config/config.js';
 import { Server } from './server.js';
+import { Client } from './client.js';
 
 /** A raw connection: write bytes, wait for a number of reply bytes. */
 class Raw {
@@ -110,5 +111,61 @@ describe('client input through the shared read buffer', () => {
     a.sock.end();
     for (let i = 0; i < 100 && server.clients.size >= before; i++) await sleep(10);
     expect(server.clients.size).toBe(before - 1);
+  });
+});
+
+describe('command timing in pipelined batches', () => {
+  function setup(): { server: Server; feed: (...cmds: string[][]) => void; c: Client } {
+    const config = new Config();
+    config.set('enable-debug-command', 'yes');
+    const server = new Server(config, pino({ level: 'silent' }));
+    const c = new Client(server, null);
+    server.clients.set(c.id, c);
+    const feed = (...cmds: string[][]): void => {
+      c.parser.push(Buffer.concat(cmds.map((a) => encodeCommand(a))));
+      server.processInput(c);
+    };
+    return { server, feed, c };
+  }
+
+  it('grouped fast commands each count a call, a histogram entry and a slow-log entry of their own', () => {
+    const { server, feed } = setup();
+    server.config.set('slowlog-log-slower-than', '0');
+    const cmds: string[][] = [];
+    for (let i = 0; i < 40; i++) cmds.push(i % 2 ? ['GET', `k${i}`] : ['SET', `k${i}`, 'v']);
+    feed(...cmds);
+    expect(server.commandStats.get('set')!.calls).toBe(20);
+    expect(server.commandStats.get('get')!.calls).toBe(20);
+    expect(server.latencyHistograms.byCommand.get('get')!.count).toBe(20);
+    const logged = server.slowlog.entries.map((e) => e.argv.join(' ')).reverse();
+    expect(logged).toEqual(cmds.map((a) => a.join(' ')));
+  });
+
+  it('a slow command in a pipeline is timed on its own; the fast ones around it are not charged for it', () => {
+    const { server, feed } = setup();
+    server.config.set('slowlog-log-slower-than', '20000');
+    feed(['SET', 'a', '1'], ['GET', 'a'], ['DEBUG', 'SLEEP', '0.05'], ['GET', 'a'], ['INCR', 'n']);
+    const logged = server.slowlog.entries.map((e) => e.argv.join(' '));
+    expect(logged).toEqual(['DEBUG SLEEP 0.05']);
+    expect(server.slowlog.entries[0]!.usec).toBeGreaterThanOrEqual(45_000);
+    expect(server.commandStats.get('get')!.usec).toBeLessThan(20_000);
+    expect(server.commandStats.get('debug')!.usec).toBeGreaterThanOrEqual(45_000);
+  });
+
+  it('commands run by EXEC are timed and counted one by one', () => {
+    const { server, feed } = setup();
+    feed(['MULTI'], ['SET', 'a', '1'], ['INCR', 'a'], ['GET', 'a'], ['EXEC'], ['GET', 'a']);
+    expect(server.commandStats.get('set')!.calls).toBe(1);
+    expect(server.commandStats.get('incr')!.calls).toBe(1);
+    expect(server.commandStats.get('get')!.calls).toBe(2);
+    expect(server.commandStats.get('exec')!.calls).toBe(1);
+    expect(server.latencyHistograms.byCommand.get('get')!.count).toBe(2);
+  });
+
+  it('CONFIG RESETSTAT in a pipeline: commands before it are settled first, after it count anew', () => {
+    const { server, feed } = setup();
+    feed(['SET', 'a', '1'], ['SET', 'a', '2'], ['CONFIG', 'RESETSTAT'], ['SET', 'a', '3']);
+    expect(server.commandStats.get('set')!.calls).toBe(1);
+    expect(server.latencyHistograms.byCommand.get('set')!.count).toBe(1);
   });
 });

@@ -169,9 +169,13 @@ export class RequestParser {
     const args = this.args;
     const buf = this.buf;
     const blen = buf.length;
+    // The loop works on locals, written back when it stops (complete, or need more).
     let pos = this.pos;
-    while (this.left > 0) {
-      let len = this.bulkLen;
+    let left = this.left;
+    let argc = this.argc;
+    let partial = this.partial;
+    let len = this.bulkLen;
+    while (left > 0) {
       if (len < 0) {
         if (pos >= blen) break;
         if (buf[pos] !== 36 /* '$' */) {
@@ -186,7 +190,11 @@ export class RequestParser {
           if (len === NEED_MORE) break;
           eol = buf.indexOf(LF, pos);
           if (eol < 0) {
-            if (blen - pos > this.limits.maxInlineLen) this.fail('Protocol error: too big bulk count string');
+            if (blen - pos > this.limits.maxInlineLen) {
+              this.fail('Protocol error: too big bulk count string');
+              return null;
+            }
+            len = -1;
             break;
           }
           const m = this.parseInt(pos + 1, eol);
@@ -204,23 +212,26 @@ export class RequestParser {
           this.fail('Protocol error: unauthenticated bulk length');
           return null;
         }
-        this.bulkLen = len;
-        this.partial += eol + 1 - pos;
+        partial += eol + 1 - pos;
         pos = eol + 1;
       }
       const end = pos + len;
       if (end + 2 > blen) break;
       // argv[0] repeats from command to command: reuse its string (already hashed by
       // the command table's lookup) when the bytes are the same.
-      const i = this.argc++;
-      args[i] = len <= SHORT_STRING ? (i === 0 ? this.commandName(buf, pos, end) : latin1(buf, pos, end)) : buf.latin1Slice(pos, end);
-      this.partial += len + 2;
+      args[argc] = len <= SHORT_STRING ? (argc === 0 ? this.commandName(buf, pos, end) : latin1(buf, pos, end)) : buf.latin1Slice(pos, end);
+      argc++;
+      partial += len + 2;
       pos = end + 2;
-      this.bulkLen = -1;
-      this.left--;
+      len = -1;
+      left--;
     }
     this.pos = pos;
-    if (this.left > 0) return null;
+    this.left = left;
+    this.argc = argc;
+    this.partial = partial;
+    this.bulkLen = len;
+    if (left > 0) return null;
     this.args = null;
     this.lastSize = this.partial;
     this.partial = 0;

@@ -3,22 +3,131 @@
  * 16384 hash slots evenly, in contiguous ranges, to the shards the controllers know (or
  * to the shards given), as `redis-cli --cluster create` lays them out. Each assignment is
  * one committed configuration (AssignSlots); re-running is safe: a shard that already
- * holds its range is left as it is.
+ * holds its range is left as it is. `reshard` and `rebalance` move slots online (the
+ * controllers open migrations, the source primaries stream the keys and commit); both
+ * show progress and are safe to re-run after an interruption. `check` reports coverage,
+ * primaries and open migrations.
  */
 import type { controlPb } from '@sonic/protocol';
 import { ControlClients, parseControllers, SLOTS } from '@sonic/controller';
 
 export const CLUSTER_USAGE = `Usage: sonic cluster create [--shards SHARD,...] [--controllers HOST:PORT,...]
+       sonic cluster reshard --from SHARD --to SHARD --slots N [--controllers ...]
+       sonic cluster rebalance [--shards SHARD,...] [--controllers ...]
+       sonic cluster check [--controllers ...]
 
   create    assign the 16384 hash slots evenly to the shards (contiguous ranges, in
             shard order): the shards the controllers know that have a node, or --shards.
             Run it once the nodes registered; safe to run again. Meant for a new cluster:
             keys already in a slot that changes shard are not moved (see issue 5 part 3).
 
+  reshard   move N slots (the highest ones) from one shard to another, online.
+  rebalance spread the slots evenly over the shards (or --shards: the others give
+            all theirs away, e.g. before removing a shard), online.
+  check     every slot covered by a shard with a primary, open migrations.
+
   --controllers LIST   controllers' ports (host:port[@busport], comma-separated)
                        [SONIC_CONTROLLERS, or 127.0.0.1:26379]
   --shards LIST        the shards to spread the slots over, in order
 `;
+
+/** Slots moved per round of migrations (each round is one Migrate per target shard). */
+const ROUND = 512;
+/** A round that makes no progress for this long stops the command (re-run to continue). */
+const STALL_MS = 30000;
+
+type Status = controlPb.StatusReply;
+
+function owners(st: Status): Map<number, string> {
+  const m = new Map<number, string>();
+  for (const sh of st.config?.shards ?? []) for (const r of sh.slots) for (let x = r.start; x <= r.end; x++) m.set(x, sh.id);
+  return m;
+}
+
+function slotsOf(st: Status, shard: string): number[] {
+  const sh = st.config?.shards.find((s) => s.id === shard);
+  const out: number[] = [];
+  for (const r of sh?.slots ?? []) for (let x = r.start; x <= r.end; x++) out.push(x);
+  return out;
+}
+
+/** Even slot counts per shard, as evenRanges splits them. */
+function evenCounts(n: number): number[] {
+  return evenRanges(n).map(([a, b]) => b - a + 1);
+}
+
+/** The moves that make `shards` hold the slots evenly (other shards give theirs away). */
+export function rebalancePlan(st: Status, shards: string[]): { slot: number; to: string }[] {
+  const counts = evenCounts(shards.length);
+  const want = new Map(shards.map((s, i) => [s, counts[i]!]));
+  const own = new Map<string, number[]>();
+  for (const sh of st.config?.shards ?? []) own.set(sh.id, slotsOf(st, sh.id));
+  // Slots given away: the highest of each shard above its share (all of a shard not listed).
+  const spare: number[] = [];
+  for (const [id, list] of own) {
+    const keep = want.get(id) ?? 0;
+    if (list.length > keep) spare.push(...list.slice(keep));
+  }
+  spare.sort((a, b) => a - b);
+  const moves: { slot: number; to: string }[] = [];
+  for (const id of shards) {
+    const need = (want.get(id) ?? 0) - (own.get(id)?.length ?? 0);
+    for (let k = 0; k < need && spare.length > 0; k++) moves.push({ slot: spare.shift()!, to: id });
+  }
+  return moves;
+}
+
+/** Opens the migrations round by round and waits for each round's slots to change owner. */
+async function runMoves(controllers: ControlClients, moves: { slot: number; to: string }[]): Promise<void> {
+  const total = moves.length;
+  let done = 0;
+  const t0 = Date.now();
+  for (let i = 0; i < moves.length; i += ROUND) {
+    const round = moves.slice(i, i + ROUND);
+    const byTarget = new Map<string, number[]>();
+    for (const m of round) byTarget.set(m.to, [...(byTarget.get(m.to) ?? []), m.slot]);
+    for (const [to, slots] of byTarget) {
+      const r = await controllers.any<controlPb.AdminReply>('migrate', { slots, toShard: to, cancel: false }, 10000);
+      if (!r.ok) throw new Error(`opening migrations to ${to}: ${r.error}`);
+    }
+    let last = -1;
+    let lastChange = Date.now();
+    for (;;) {
+      const st = await controllers.any<Status>('status', {}, 3000);
+      const own = owners(st);
+      const moved = round.filter((m) => own.get(m.slot) === m.to).length;
+      if (moved !== last) {
+        last = moved;
+        lastChange = Date.now();
+      }
+      if (moved === round.length) break;
+      if (Date.now() - lastChange > STALL_MS) throw new Error(`no progress for ${STALL_MS / 1000} s (${done + moved}/${total} slots moved); re-run to continue`);
+      await new Promise((r) => setTimeout(r, 100));
+    }
+    done += round.length;
+    process.stdout.write(`moved ${done}/${total} slots (${((Date.now() - t0) / 1000).toFixed(1)} s)\n`);
+  }
+}
+
+function checkReport(st: Status): string[] {
+  const problems: string[] = [];
+  const own = owners(st);
+  let uncovered = 0;
+  for (let s = 0; s < SLOTS; s++) if (!own.has(s)) uncovered++;
+  if (uncovered > 0) problems.push(`${uncovered} slots are not assigned to a shard`);
+  for (const sh of st.config?.shards ?? []) {
+    if (sh.slots.length > 0 && sh.primary === '') problems.push(`${sh.id} holds slots but has no primary`);
+  }
+  for (const n of st.config?.nodes ?? []) if (n.health !== 'ok') problems.push(`node ${n.id} (${n.shard}, ${n.role}) is ${n.health}`);
+  const live = new Map(st.nodes.map((n) => [n.id, n]));
+  for (const n of st.config?.nodes ?? []) {
+    const l = live.get(n.id);
+    if (n.role === 'replica' && l !== undefined && !l.linkUp) problems.push(`replica ${n.id} of ${n.shard} has its link down`);
+  }
+  const open = st.config?.migrations.length ?? 0;
+  if (open > 0) problems.push(`${open} slot migrations are open (a reshard in progress, or interrupted: re-run it)`);
+  return problems;
+}
 
 /** Even contiguous ranges of the slot space over `n` shards (n ≥ 1). */
 export function evenRanges(n: number): [number, number][] {
@@ -33,28 +142,69 @@ export async function runCluster(args: string[]): Promise<number> {
     process.stdout.write(CLUSTER_USAGE);
     return verb === undefined ? 1 : 0;
   }
-  if (verb !== 'create') {
+  if (verb !== 'create' && verb !== 'reshard' && verb !== 'rebalance' && verb !== 'check') {
     process.stderr.write(`sonic cluster: unknown verb '${verb}' (see sonic cluster --help)\n`);
     return 1;
   }
   let list = process.env.SONIC_CONTROLLERS ?? '127.0.0.1:26379';
   let only: string[] | null = null;
+  const opt = new Map<string, string>();
   for (let i = 0; i < rest.length; i++) {
     const a = rest[i]!;
     if (a === '--help' || a === '-h') {
       process.stdout.write(CLUSTER_USAGE);
       return 0;
     }
-    if ((a === '--controllers' || a === '--shards') && i + 1 < rest.length) {
+    if (['--controllers', '--shards', '--from', '--to', '--slots'].includes(a) && i + 1 < rest.length) {
       const v = rest[++i]!;
       if (a === '--controllers') list = v;
-      else only = v.split(',').filter(Boolean);
+      else if (a === '--shards') only = v.split(',').filter(Boolean);
+      else opt.set(a.slice(2), v);
     } else {
-      process.stderr.write(`sonic cluster create: unexpected argument '${a}'\n`);
+      process.stderr.write(`sonic cluster ${verb}: unexpected argument '${a}'\n`);
       return 1;
     }
   }
   const controllers = new ControlClients(parseControllers(list));
+  if (verb !== 'create') {
+    try {
+      const st = await controllers.any<Status>('status', {}, 3000);
+      const known = (st.config?.shards ?? []).map((s) => s.id);
+      if (verb === 'check') {
+        const problems = checkReport(st);
+        for (const p of problems) process.stdout.write(`[ERR] ${p}\n`);
+        if (problems.length === 0) process.stdout.write(`[OK] All ${SLOTS} slots covered; ${known.length} shards; no open migrations (epoch ${st.config?.epoch})\n`);
+        return problems.length === 0 ? 0 : 1;
+      }
+      let moves: { slot: number; to: string }[];
+      if (verb === 'reshard') {
+        const from = opt.get('from');
+        const to = opt.get('to');
+        const n = Number(opt.get('slots'));
+        if (!from || !to || !Number.isInteger(n) || n < 1) throw new Error('reshard needs --from SHARD --to SHARD --slots N');
+        for (const s of [from, to]) if (!known.includes(s)) throw new Error(`unknown shard ${s}`);
+        moves = slotsOf(st, from).slice(-n).map((slot) => ({ slot, to }));
+      } else {
+        const shards = only ?? (st.config?.shards ?? []).filter((s) => s.primary !== '').map((s) => s.id);
+        for (const s of shards) if (!known.includes(s)) throw new Error(`unknown shard ${s}`);
+        moves = rebalancePlan(st, shards);
+      }
+      if (moves.length === 0) {
+        process.stdout.write('nothing to move\n');
+        return 0;
+      }
+      process.stdout.write(`moving ${moves.length} slots\n`);
+      await runMoves(controllers, moves);
+      process.stdout.write(`[OK] ${moves.length} slots moved\n`);
+      return 0;
+    } catch (e) {
+      const msg = (e as { details?: string }).details || (e as Error).message;
+      process.stderr.write(`sonic cluster ${verb}: ${msg}\n`);
+      return 1;
+    } finally {
+      controllers.close();
+    }
+  }
   try {
     const status = await controllers.any<controlPb.StatusReply>('status', {}, 3000);
     const known = status.config?.shards ?? [];

@@ -13,3 +13,5 @@ export * as controlPb from './gen/sonic/v1/control.js';
 export * as raftPb from './gen/sonic/v1/raft.js';
 /** Generated from proto/sonic/v1/cluster.proto (do not edit; `npm run proto`). */
 export * as clusterPb from './gen/sonic/v1/cluster.js';
+/** Generated from proto/sonic/v1/migration.proto (do not edit; `npm run proto`). */
+export * as migrationPb from './gen/sonic/v1/migration.js';

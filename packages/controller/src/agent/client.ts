@@ -45,7 +45,7 @@ export const CHANNEL_OPTIONS: grpc.ChannelOptions = {
 
 type Unary<Req, Res> = (req: Req, md: grpc.Metadata, opts: Partial<grpc.CallOptions>, cb: (e: grpc.ServiceError | null, r?: Res) => void) => grpc.ClientUnaryCall;
 
-export type UnaryMethod = 'register' | 'heartbeat' | 'addNode' | 'removeNode' | 'assignSlots' | 'failover' | 'status';
+export type UnaryMethod = 'register' | 'heartbeat' | 'addNode' | 'removeNode' | 'assignSlots' | 'failover' | 'status' | 'migrate' | 'migrationDone';
 
 /** Calls a unary method with a deadline. */
 export function callUnary<Res>(client: controlPb.ControlClient, method: UnaryMethod, req: unknown, deadlineMs: number, md = new grpc.Metadata()): Promise<Res> {

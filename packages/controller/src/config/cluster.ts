@@ -84,7 +84,16 @@ export type Command =
   | { op: 'assignSlots'; shard: string; ranges: [number, number][] }
   /** `from` must still be the shard's primary and `to` one of its replicas: a stale decision is a no-op. */
   | { op: 'failover'; shard: string; from: string; to: string; fromHealth: Health; reason: string }
-  | { op: 'setHealth'; id: string; health: Health; /** Only if the node still has this run id ('' = any). */ runId: string };
+  | { op: 'setHealth'; id: string; health: Health; /** Only if the node still has this run id ('' = any). */ runId: string }
+  /** Opens migrations of `slots` to `toShard` (each from the shard owning it); docs/sharding.md. */
+  | { op: 'beginMigration'; slots: number[]; toShard: string }
+  /**
+   * The source shard's primary `by` streamed `slots` to `target`, the primary of `toShard`:
+   * the slots change owner. Refused when `by` or `target` no longer hold those roles.
+   */
+  | { op: 'endMigration'; slots: number[]; toShard: string; by: string; target: string }
+  /** Drops the migrations of `slots` (the slots stay with their source). */
+  | { op: 'cancelMigration'; slots: number[] };
 
 export type Result = { ok: true; changed: boolean; detail: string } | { ok: false; error: string };
 
@@ -247,6 +256,7 @@ function mutate(c: ClusterConfig, cmd: Command): Result {
       if (s.primary === n.id && s.replicas.length > 0) return fail(`node ${cmd.id} is the primary of ${s.id}: fail over first`);
       dropNode(c, n.id);
       if (s.primary === null && s.replicas.length === 0) c.shards = c.shards.filter((x) => x.id !== s.id);
+      dropStaleMigrations(c);
       return ok(true, `node ${cmd.id} removed`);
     }
     case 'assignSlots': {
@@ -259,6 +269,7 @@ function mutate(c: ClusterConfig, cmd: Command): Result {
       for (const o of c.shards) if (o !== s) o.slots = subtractRanges(o.slots, add);
       s.slots = normaliseRanges([...s.slots, ...add]);
       const changed = before !== JSON.stringify(c.shards.map((o) => o.slots));
+      dropStaleMigrations(c);
       return ok(changed, `${slotCount(add)} slots assigned to ${s.id}`);
     }
     case 'failover': {
@@ -280,6 +291,10 @@ function mutate(c: ClusterConfig, cmd: Command): Result {
       }
       return ok(true, `${s.id}: ${to.id} promoted in place of ${cmd.from} (${cmd.reason})`);
     }
+    case 'beginMigration':
+    case 'endMigration':
+    case 'cancelMigration':
+      return migrate(c, cmd);
     case 'setHealth': {
       const n = findNode(c, cmd.id);
       if (!n) return fail(`no node ${cmd.id}`);
@@ -372,6 +387,56 @@ function register(c: ClusterConfig, r: Extract<Command, { op: 'register' }>): Re
   return ok(true, `node ${r.id} is the primary of the new shard ${s.id}`);
 }
 
+/** The shard whose ranges hold `slot`. */
+export function ownerOf(c: ClusterConfig, slot: number): ShardInfo | undefined {
+  return c.shards.find((s) => s.slots.some(([a, b]) => slot >= a && slot <= b));
+}
+
+/** Migrations whose source no longer owns the slot, or whose target is gone, are dropped. */
+function dropStaleMigrations(c: ClusterConfig): void {
+  c.migrations = c.migrations.filter((m) => ownerOf(c, m.slot)?.id === m.fromShard && findShard(c, m.toShard) !== undefined);
+}
+
+function migrate(c: ClusterConfig, cmd: Extract<Command, { op: 'beginMigration' | 'endMigration' | 'cancelMigration' }>): Result {
+  if (!Array.isArray(cmd.slots) || cmd.slots.some((x) => !Number.isInteger(x) || x < 0 || x >= SLOTS)) return fail('invalid slot list');
+  const slots = [...new Set(cmd.slots)].sort((a, b) => a - b);
+  if (cmd.op === 'cancelMigration') {
+    const before = c.migrations.length;
+    c.migrations = c.migrations.filter((m) => !slots.includes(m.slot));
+    return ok(c.migrations.length !== before, `${before - c.migrations.length} migrations cancelled`);
+  }
+  const to = findShard(c, cmd.toShard);
+  if (!to) return fail(`no shard ${cmd.toShard}`);
+  if (cmd.op === 'beginMigration') {
+    if (to.primary === null) return fail(`${to.id} has no primary`);
+    const add: Migration[] = [];
+    for (const slot of slots) {
+      const from = ownerOf(c, slot);
+      if (!from) return fail(`slot ${slot} is not assigned`);
+      if (from.id === to.id) continue;
+      const open = c.migrations.find((m) => m.slot === slot);
+      if (open && open.toShard !== to.id) return fail(`slot ${slot} is already migrating to ${open.toShard}`);
+      if (!open) add.push({ slot, fromShard: from.id, toShard: to.id });
+    }
+    c.migrations = [...c.migrations, ...add].sort((a, b) => a.slot - b.slot);
+    return ok(add.length > 0, `${add.length} slots migrating to ${to.id}`);
+  }
+  // endMigration: only the source primary that streamed to the current target primary commits.
+  if (to.primary !== cmd.target) return fail(`STALE the primary of ${to.id} is ${to.primary ?? 'none'}, not ${cmd.target}`);
+  let moved = 0;
+  for (const slot of slots) {
+    const m = c.migrations.find((x) => x.slot === slot && x.toShard === to.id);
+    if (!m) continue;
+    const from = findShard(c, m.fromShard)!;
+    if (from.primary !== cmd.by) return fail(`STALE the primary of ${from.id} is ${from.primary ?? 'none'}, not ${cmd.by}`);
+    from.slots = subtractRanges(from.slots, [[slot, slot]]);
+    to.slots = normaliseRanges([...to.slots, [slot, slot]]);
+    c.migrations = c.migrations.filter((x) => x !== m);
+    moved++;
+  }
+  return ok(moved > 0, `${moved} slots moved to ${to.id}`);
+}
+
 /** Returns the violated invariants (empty when the configuration is consistent). */
 export function checkInvariants(c: ClusterConfig): string[] {
   const errs: string[] = [];
@@ -393,6 +458,13 @@ export function checkInvariants(c: ClusterConfig): string[] {
       if (a > b || a < 0 || b >= SLOTS) errs.push(`${s.id} has an invalid range ${a}-${b}`);
       ranges.push({ a, b, shard: s.id });
     }
+  }
+  const migrating = new Set<number>();
+  for (const m of c.migrations) {
+    if (migrating.has(m.slot)) errs.push(`slot ${m.slot} has two migrations`);
+    migrating.add(m.slot);
+    if (ownerOf(c, m.slot)?.id !== m.fromShard) errs.push(`migration of slot ${m.slot} from ${m.fromShard}, which does not own it`);
+    if (!findShard(c, m.toShard) || m.toShard === m.fromShard) errs.push(`migration of slot ${m.slot} to ${m.toShard}`);
   }
   ranges.sort((x, y) => x.a - y.a);
   for (let i = 1; i < ranges.length; i++) {

@@ -685,6 +685,18 @@ export class Controller {
           this.adminReply(await this.submit({ op: 'assignSlots', shard: call.request.shard, ranges: call.request.slots.map((r) => [r.start, r.end] as [number, number]) })),
         ),
       ),
+      migrate: unary<controlPb.MigrateRequest, controlPb.AdminReply>((call) =>
+        this.leaderOnly(call, 'migrate', async () => {
+          const q = call.request;
+          return this.adminReply(await this.submit(q.cancel ? { op: 'cancelMigration', slots: q.slots } : { op: 'beginMigration', slots: q.slots, toShard: q.toShard }));
+        }),
+      ),
+      migrationDone: unary<controlPb.MigrationDoneRequest, controlPb.AdminReply>((call) =>
+        this.leaderOnly(call, 'migrationDone', async () => {
+          const q = call.request;
+          return this.adminReply(await this.submit({ op: 'endMigration', slots: q.slots, toShard: q.toShard, by: q.nodeId, target: q.targetNodeId }));
+        }),
+      ),
       failover: unary<controlPb.FailoverRequest, controlPb.AdminReply>((call) =>
         this.leaderOnly(call, 'failover', async () => this.manualFailover(call.request.shard, call.request.to), this.opts.failoverTimeoutMs + 3000),
       ),

@@ -30,6 +30,7 @@ import type { Replication } from '../replication/replication.js';
 import { busPortFor } from '../replication/bus.js';
 import { ClusterSlots } from './slots.js';
 import { PubSubBus } from './pubsub-bus.js';
+import { SlotMigrator } from './migration.js';
 
 const TICK_MS = 50;
 const REGISTER_RETRY_MS = 300;
@@ -85,6 +86,12 @@ export class ClusterAgent {
       server.keyspace.setSlotIndex(true);
       this.slots.bus = new PubSubBus(server, log.child({ component: 'pubsub-bus' }));
       this.slots.bus.attach(repl.bus);
+      // Resharding: slots stream to their new shard; the controllers commit the new owner.
+      this.slots.migrator = new SlotMigrator(server, this.id, log.child({ component: 'migration' }), async (slots, toShard, target) => {
+        const r = await this.clients.any<controlPb.AdminReply>('migrationDone', { nodeId: this.id, toShard, slots, targetNodeId: target }, 5000);
+        return r.ok ? null : r.error;
+      });
+      this.slots.migrator.attach(repl.bus);
       server.clusterSlots = this.slots;
     }
   }
@@ -103,6 +110,7 @@ export class ClusterAgent {
     for (const w of this.watches) w?.cancel();
     this.clients.close();
     this.slots?.bus?.close();
+    this.slots?.migrator?.close();
   }
 
   /** The admission check (Server.processCommand): CLUSTERDOWN for writes while fenced. */

@@ -8,10 +8,10 @@
  *
  * The server's admission path calls `admit` before every command of a client while the
  * node is in cluster mode: a command whose keys hash to a slot this node does not serve
- * gets `MOVED slot host:port`, keys in several slots `CROSSSLOT`, a key that already
- * left a migrating slot `ASK`, and database other than 0 an error, as Redis Cluster
- * answers them. For a single-key command on a slot the node serves that is one slot
- * computation and one array lookup.
+ * gets `MOVED slot host:port`, keys in several slots `CROSSSLOT`, a database other
+ * than 0 an error, as Redis Cluster answers them; the target of a migration serves an
+ * importing slot to a client that sent `ASKING`. For a single-key command on a slot the
+ * node serves that is one slot computation and one array lookup.
  */
 import { createHash } from 'node:crypto';
 import { COMMANDS, Err, keyHashSlot, keyPositions, SLOTS, type CommandSpec } from '@sonic/protocol';
@@ -19,6 +19,7 @@ import type { ClusterConfig, Health } from '@sonic/controller';
 import type { Client } from '../server/client.js';
 import type { Server } from '../server/server.js';
 import type { PubSubBus } from './pubsub-bus.js';
+import type { SlotMigrator } from './migration.js';
 
 export const CLUSTER_DOWN = 'CLUSTERDOWN The cluster is down';
 export const CLUSTER_DOWN_RO = 'CLUSTERDOWN The cluster is down and only accepts read commands';
@@ -65,8 +66,8 @@ export class Topology {
   readonly myShard: number = -1;
   readonly amPrimary: boolean = false;
   /**
-   * True when every slot is served, this node is its shard's primary and no migration
-   * touches the shard: admission then needs nothing but the owner of the slot.
+   * True when every slot is served and this node is its shard's primary: admission then
+   * needs nothing but the owner of the slot (a slot migrating away is still served here).
    */
   readonly plain: boolean = false;
   /** Slots leaving this node's shard: slot -> the target shard. */
@@ -155,7 +156,7 @@ export class Topology {
         if (to === me.shard) this.importing.set(m.slot, from);
       }
     }
-    this.plain = this.ok && this.amPrimary && this.migrating.size === 0 && this.importing.size === 0;
+    this.plain = this.ok && this.amPrimary;
   }
 
   /** The primary serving a slot, or null. */
@@ -209,6 +210,8 @@ export class ClusterSlots {
   private readonly askingClients = new Set<Client>();
   /** Pub/sub across the cluster (cluster/pubsub-bus.ts), once the agent attached it. */
   bus: PubSubBus | null = null;
+  /** Slot migrations in and out (cluster/migration.ts), once the agent attached it. */
+  migrator: SlotMigrator | null = null;
 
   constructor(
     private readonly server: Server,
@@ -226,6 +229,7 @@ export class ClusterSlots {
     const t = new Topology(config, this.myId);
     this.topology = t;
     this.bus?.update(t);
+    this.migrator?.update(t, before);
     // Shard channels of slots this shard no longer serves: their subscribers are told.
     if (this.server.pubsub.shardChannels.size > 0) {
       this.server.pubsub.dropShardChannels((ch) => {
@@ -329,15 +333,9 @@ export class ClusterSlots {
         if (!write && (shardPubsub || this.readonlyClients.has(c))) return null;
         return Err.moved(slot, shard.primary.addr);
       }
-      const target = t.migrating.get(slot);
-      if (target !== undefined && target.primary !== null) {
-        // Keys that already left for the target are asked there; a mix cannot run anywhere.
-        const ks = keys();
-        const present = this.countPresent(ks);
-        if (present === ks.length) return null;
-        if (present === 0 || ks.length === 1) return Err.ask(slot, target.primary.addr);
-        return TRYAGAIN;
-      }
+      // A slot migrating away stays served here until its new owner is committed: the
+      // source keeps every key and forwards each write (cluster/migration.ts), so it never
+      // has to send a client to the target (ASK) in the middle of a move.
       return null;
     }
     if (t.amPrimary && asking && t.importing.has(slot)) {

@@ -218,6 +218,22 @@ export interface StatusReply {
   nodes: NodeStatus[];
 }
 
+export interface MigrateRequest {
+  slots: number[];
+  toShard: string;
+  /** Drop the migrations of these slots instead (they stay with their source). */
+  cancel: boolean;
+}
+
+export interface MigrationDoneRequest {
+  /** The source shard's primary that streamed the slots. */
+  nodeId: string;
+  toShard: string;
+  slots: number[];
+  /** The target shard's primary the slots were streamed to. */
+  targetNodeId: string;
+}
+
 function createBaseAddress(): Address {
   return { host: "", port: 0, busPort: 0 };
 }
@@ -2732,6 +2748,268 @@ export const StatusReply: MessageFns<StatusReply> = {
   },
 };
 
+function createBaseMigrateRequest(): MigrateRequest {
+  return { slots: [], toShard: "", cancel: false };
+}
+
+export const MigrateRequest: MessageFns<MigrateRequest> = {
+  encode(message: MigrateRequest, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    if (message.slots.length !== 0) {
+      writer.uint32(10).fork();
+      for (const v of message.slots) {
+        writer.uint32(v);
+      }
+      writer.join();
+    }
+    if (message.toShard !== "") {
+      writer.uint32(18).string(message.toShard);
+    }
+    if (message.cancel !== false) {
+      writer.uint32(24).bool(message.cancel);
+    }
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): MigrateRequest {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBaseMigrateRequest();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+          case 1: {
+            if (tag === 8) {
+              message.slots.push(reader.uint32());
+
+              continue;
+            }
+
+            if (tag === 10) {
+              const end2 = reader.uint32() + reader.pos;
+              while (reader.pos < end2) {
+                message.slots.push(reader.uint32());
+              }
+
+              continue;
+            }
+
+            break;
+          }
+          case 2: {
+            if (tag !== 18) {
+              break;
+            }
+
+            message.toShard = reader.string();
+            continue;
+          }
+          case 3: {
+            if (tag !== 24) {
+              break;
+            }
+
+            message.cancel = reader.bool();
+            continue;
+          }
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  fromJSON(object: any): MigrateRequest {
+    return {
+      slots: globalThis.Array.isArray(object?.slots) ? object.slots.map((e: any) => globalThis.Number(e)) : [],
+      toShard: isSet(object.toShard)
+        ? globalThis.String(object.toShard)
+        : isSet(object.to_shard)
+        ? globalThis.String(object.to_shard)
+        : "",
+      cancel: isSet(object.cancel) ? globalThis.Boolean(object.cancel) : false,
+    };
+  },
+
+  toJSON(message: MigrateRequest): unknown {
+    const obj: any = {};
+    if (message.slots?.length) {
+      obj.slots = message.slots.map((e) => Math.round(e));
+    }
+    if (message.toShard !== "") {
+      obj.toShard = message.toShard;
+    }
+    if (message.cancel !== false) {
+      obj.cancel = message.cancel;
+    }
+    return obj;
+  },
+
+  create<I extends Exact<DeepPartial<MigrateRequest>, I>>(base?: I): MigrateRequest {
+    return MigrateRequest.fromPartial(base ?? ({} as any));
+  },
+  fromPartial<I extends Exact<DeepPartial<MigrateRequest>, I>>(object: I): MigrateRequest {
+    const message = createBaseMigrateRequest();
+    message.slots = object.slots?.map((e) => e) || [];
+    message.toShard = object.toShard ?? "";
+    message.cancel = object.cancel ?? false;
+    return message;
+  },
+};
+
+function createBaseMigrationDoneRequest(): MigrationDoneRequest {
+  return { nodeId: "", toShard: "", slots: [], targetNodeId: "" };
+}
+
+export const MigrationDoneRequest: MessageFns<MigrationDoneRequest> = {
+  encode(message: MigrationDoneRequest, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    if (message.nodeId !== "") {
+      writer.uint32(10).string(message.nodeId);
+    }
+    if (message.toShard !== "") {
+      writer.uint32(18).string(message.toShard);
+    }
+    if (message.slots.length !== 0) {
+      writer.uint32(26).fork();
+      for (const v of message.slots) {
+        writer.uint32(v);
+      }
+      writer.join();
+    }
+    if (message.targetNodeId !== "") {
+      writer.uint32(34).string(message.targetNodeId);
+    }
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): MigrationDoneRequest {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBaseMigrationDoneRequest();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+          case 1: {
+            if (tag !== 10) {
+              break;
+            }
+
+            message.nodeId = reader.string();
+            continue;
+          }
+          case 2: {
+            if (tag !== 18) {
+              break;
+            }
+
+            message.toShard = reader.string();
+            continue;
+          }
+          case 3: {
+            if (tag === 24) {
+              message.slots.push(reader.uint32());
+
+              continue;
+            }
+
+            if (tag === 26) {
+              const end2 = reader.uint32() + reader.pos;
+              while (reader.pos < end2) {
+                message.slots.push(reader.uint32());
+              }
+
+              continue;
+            }
+
+            break;
+          }
+          case 4: {
+            if (tag !== 34) {
+              break;
+            }
+
+            message.targetNodeId = reader.string();
+            continue;
+          }
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  fromJSON(object: any): MigrationDoneRequest {
+    return {
+      nodeId: isSet(object.nodeId)
+        ? globalThis.String(object.nodeId)
+        : isSet(object.node_id)
+        ? globalThis.String(object.node_id)
+        : "",
+      toShard: isSet(object.toShard)
+        ? globalThis.String(object.toShard)
+        : isSet(object.to_shard)
+        ? globalThis.String(object.to_shard)
+        : "",
+      slots: globalThis.Array.isArray(object?.slots) ? object.slots.map((e: any) => globalThis.Number(e)) : [],
+      targetNodeId: isSet(object.targetNodeId)
+        ? globalThis.String(object.targetNodeId)
+        : isSet(object.target_node_id)
+        ? globalThis.String(object.target_node_id)
+        : "",
+    };
+  },
+
+  toJSON(message: MigrationDoneRequest): unknown {
+    const obj: any = {};
+    if (message.nodeId !== "") {
+      obj.nodeId = message.nodeId;
+    }
+    if (message.toShard !== "") {
+      obj.toShard = message.toShard;
+    }
+    if (message.slots?.length) {
+      obj.slots = message.slots.map((e) => Math.round(e));
+    }
+    if (message.targetNodeId !== "") {
+      obj.targetNodeId = message.targetNodeId;
+    }
+    return obj;
+  },
+
+  create<I extends Exact<DeepPartial<MigrationDoneRequest>, I>>(base?: I): MigrationDoneRequest {
+    return MigrationDoneRequest.fromPartial(base ?? ({} as any));
+  },
+  fromPartial<I extends Exact<DeepPartial<MigrationDoneRequest>, I>>(object: I): MigrationDoneRequest {
+    const message = createBaseMigrationDoneRequest();
+    message.nodeId = object.nodeId ?? "";
+    message.toShard = object.toShard ?? "";
+    message.slots = object.slots?.map((e) => e) || [];
+    message.targetNodeId = object.targetNodeId ?? "";
+    return message;
+  },
+};
+
 export type ControlService = typeof ControlService;
 export const ControlService = {
   /** A node announces itself (at start and after every reconnection). */
@@ -2810,6 +3088,28 @@ export const ControlService = {
     responseSerialize: (value: StatusReply): Buffer => Buffer.from(StatusReply.encode(value).finish()),
     responseDeserialize: (value: Buffer): StatusReply => StatusReply.decode(value),
   },
+  /**
+   * Resharding (docs/sharding.md): an operator opens (or cancels) slot migrations; the
+   * source shard's primary reports the slots it finished streaming, which then change owner.
+   */
+  migrate: {
+    path: "/sonic.v1.Control/Migrate" as const,
+    requestStream: false as const,
+    responseStream: false as const,
+    requestSerialize: (value: MigrateRequest): Buffer => Buffer.from(MigrateRequest.encode(value).finish()),
+    requestDeserialize: (value: Buffer): MigrateRequest => MigrateRequest.decode(value),
+    responseSerialize: (value: AdminReply): Buffer => Buffer.from(AdminReply.encode(value).finish()),
+    responseDeserialize: (value: Buffer): AdminReply => AdminReply.decode(value),
+  },
+  migrationDone: {
+    path: "/sonic.v1.Control/MigrationDone" as const,
+    requestStream: false as const,
+    responseStream: false as const,
+    requestSerialize: (value: MigrationDoneRequest): Buffer => Buffer.from(MigrationDoneRequest.encode(value).finish()),
+    requestDeserialize: (value: Buffer): MigrationDoneRequest => MigrationDoneRequest.decode(value),
+    responseSerialize: (value: AdminReply): Buffer => Buffer.from(AdminReply.encode(value).finish()),
+    responseDeserialize: (value: Buffer): AdminReply => AdminReply.decode(value),
+  },
 } as const;
 
 export interface ControlServer extends UntypedServiceImplementation {
@@ -2825,6 +3125,12 @@ export interface ControlServer extends UntypedServiceImplementation {
   assignSlots: handleUnaryCall<AssignSlotsRequest, AdminReply>;
   failover: handleUnaryCall<FailoverRequest, AdminReply>;
   status: handleUnaryCall<StatusRequest, StatusReply>;
+  /**
+   * Resharding (docs/sharding.md): an operator opens (or cancels) slot migrations; the
+   * source shard's primary reports the slots it finished streaming, which then change owner.
+   */
+  migrate: handleUnaryCall<MigrateRequest, AdminReply>;
+  migrationDone: handleUnaryCall<MigrationDoneRequest, AdminReply>;
 }
 
 export interface ControlClient extends Client {
@@ -2942,6 +3248,40 @@ export interface ControlClient extends Client {
     metadata: Metadata,
     options: Partial<CallOptions>,
     callback: (error: ServiceError | null, response: StatusReply) => void,
+  ): ClientUnaryCall;
+  /**
+   * Resharding (docs/sharding.md): an operator opens (or cancels) slot migrations; the
+   * source shard's primary reports the slots it finished streaming, which then change owner.
+   */
+  migrate(
+    request: MigrateRequest,
+    callback: (error: ServiceError | null, response: AdminReply) => void,
+  ): ClientUnaryCall;
+  migrate(
+    request: MigrateRequest,
+    metadata: Metadata,
+    callback: (error: ServiceError | null, response: AdminReply) => void,
+  ): ClientUnaryCall;
+  migrate(
+    request: MigrateRequest,
+    metadata: Metadata,
+    options: Partial<CallOptions>,
+    callback: (error: ServiceError | null, response: AdminReply) => void,
+  ): ClientUnaryCall;
+  migrationDone(
+    request: MigrationDoneRequest,
+    callback: (error: ServiceError | null, response: AdminReply) => void,
+  ): ClientUnaryCall;
+  migrationDone(
+    request: MigrationDoneRequest,
+    metadata: Metadata,
+    callback: (error: ServiceError | null, response: AdminReply) => void,
+  ): ClientUnaryCall;
+  migrationDone(
+    request: MigrationDoneRequest,
+    metadata: Metadata,
+    options: Partial<CallOptions>,
+    callback: (error: ServiceError | null, response: AdminReply) => void,
   ): ClientUnaryCall;
 }
 

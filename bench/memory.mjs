@@ -118,7 +118,7 @@ async function measureOne(server, n, log) {
 }
 
 /** Runs the memory benchmark on fresh servers; returns the numbers (servers are stopped). */
-export async function memoryBenchmark({ keys = 1000000, sonicMain = DEFAULT_SONIC_MAIN, redisServer = 'redis-server', plain = false, log } = {}) {
+export async function memoryBenchmark({ keys = 1000000, sonicMain = DEFAULT_SONIC_MAIN, redisServer = 'redis-server', plain = false, extraNodeArgs = [], extraArgs = [], log } = {}) {
   const out = { keys, keyBytes: KEY_BYTES, valueBytes: VALUE_BYTES, sonic: null, redis: null };
   // Redis first (it is quick), then Sonic; never both loaded at once.
   const redis = await startRedis({ bin: redisServer });
@@ -129,9 +129,9 @@ export async function memoryBenchmark({ keys = 1000000, sonicMain = DEFAULT_SONI
   }
   const hook = join(BENCH_DIR, 'gc-hook.mjs');
   const memOut = `/tmp/bench-sonic-mem-${process.pid}.json`;
-  const nodeArgs = plain ? [] : ['--expose-gc', '--import', hook];
+  const nodeArgs = [...extraNodeArgs, ...(plain ? [] : ['--expose-gc', '--import', hook])];
   process.env.BENCH_MEM_OUT = memOut;
-  const sonic = await startSonic({ main: sonicMain, nodeArgs });
+  const sonic = await startSonic({ main: sonicMain, nodeArgs, extraArgs });
   try {
     out.sonic = await measureOne(sonic, keys, log);
     out.sonic.nodeArgs = nodeArgs.join(' ');
@@ -179,12 +179,12 @@ export function printMemory(m) {
 }
 
 if (import.meta.url === `file://${process.argv[1]}`) {
-  const o = parseArgs(process.argv.slice(2), { keys: 'int', plain: 'bool', json: 'string', 'sonic-main': 'string' });
+  const o = parseArgs(process.argv.slice(2), { keys: 'int', plain: 'bool', json: 'string', 'sonic-main': 'string', 'node-args': 'string', 'sonic-args': 'string' });
   if (o.help) {
-    process.stdout.write('Usage: node bench/memory.mjs [--keys N] [--plain] [--json FILE] [--sonic-main PATH]\n');
+    process.stdout.write('Usage: node bench/memory.mjs [--keys N] [--plain] [--json FILE] [--sonic-main PATH] [--node-args "--flag ..."] [--sonic-args "--maxmemory-policy allkeys-lru"]\n');
     process.exit(0);
   }
-  memoryBenchmark({ keys: o.keys ?? 1000000, plain: o.plain === true, sonicMain: o.sonicMain, log: (s) => process.stdout.write(s + '\n') }).then(
+  memoryBenchmark({ keys: o.keys ?? 1000000, plain: o.plain === true, sonicMain: o.sonicMain, extraNodeArgs: (o.nodeArgs ?? '').split(' ').filter(Boolean), extraArgs: (o.sonicArgs ?? '').split(' ').filter(Boolean), log: (s) => process.stdout.write(s + '\n') }).then(
     (m) => {
       printMemory(m);
       if (o.json) writeFileSync(o.json, JSON.stringify(m, null, 2));

@@ -5,8 +5,8 @@
  * (redis-server --cluster-enabled yes joined by `redis-cli --cluster create`) on free
  * ports. The controller helpers stop the Sonic processes, the harness the redis-servers.
  */
-import { spawnSync } from 'node:child_process';
-import { Redis } from 'ioredis';
+import { spawn, spawnSync } from 'node:child_process';
+import { Redis, type Cluster } from 'ioredis';
 import { SONIC, freePort, startRedis, type Proc } from './harness.js';
 import { startClusterNode, startGroup, status, waitFor, type ClusterProc, type Group } from './controller-helpers.js';
 
@@ -160,4 +160,102 @@ export async function startRedisCluster(shards = 3, replicas = 1): Promise<Redis
     if (role[0] === 'master') primaries.push(n);
   }
   return { nodes, primaries };
+}
+
+/** `sonic cluster ARGS` without blocking the test's event loop (clients keep running). */
+export function clusterCli(args: string[]): Promise<{ code: number | null; out: string }> {
+  return new Promise((resolve) => {
+    const child = spawn(process.execPath, [SONIC, 'cluster', ...args], { stdio: ['ignore', 'pipe', 'pipe'] });
+    let out = '';
+    child.stdout.on('data', (d: Buffer) => (out += d.toString()));
+    child.stderr.on('data', (d: Buffer) => (out += d.toString()));
+    child.on('exit', (code) => resolve({ code, out }));
+  });
+}
+
+/** Slots per shard, as the controllers hold them. */
+export async function slotCounts(cl: SonicCluster): Promise<Map<string, number>> {
+  const s = (await status(cl.g))!;
+  const m = new Map<string, number>();
+  for (const sh of s.config.shards as unknown as { id: string; slots: { start: number; end: number }[] }[]) m.set(sh.id, sh.slots.reduce((n, r) => n + r.end - r.start + 1, 0));
+  return m;
+}
+
+/**
+ * Writers without pause: unique keys, counters and hash fields, recording what was
+ * acknowledged. With `stopOnError` a writer stops at its first error (a test that
+ * expects none); otherwise it counts the error and goes on with the next write.
+ */
+export class Load {
+  readonly acked: string[] = [];
+  readonly counters = new Map<string, number>();
+  readonly fields: [string, string][] = [];
+  errors: string[] = [];
+  private running = true;
+  private readonly loops: Promise<void>[] = [];
+
+  constructor(
+    private readonly set: (k: string, v: string) => Promise<unknown>,
+    private readonly incr: (k: string) => Promise<unknown>,
+    private readonly hset: (k: string, f: string, v: string) => Promise<unknown>,
+    readonly prefix: string,
+    workers = 4,
+    private readonly stopOnError = true,
+  ) {
+    for (let w = 0; w < workers; w++) this.loops.push(this.run(w));
+  }
+
+  private async step<T>(f: () => Promise<T>): Promise<boolean> {
+    try {
+      await f();
+      return true;
+    } catch (e) {
+      this.errors.push((e as Error).message);
+      if (!this.stopOnError) await new Promise((r) => setTimeout(r, 20));
+      return false;
+    }
+  }
+
+  private async run(w: number): Promise<void> {
+    for (let i = 0; this.running; i++) {
+      const key = `${this.prefix}:${w}:${i}`;
+      const counter = `${this.prefix}:ctr:${i % 40}`;
+      const h = `${this.prefix}:h:${i % 25}`;
+      if (await this.step(() => this.set(key, String(i)))) this.acked.push(key);
+      else if (this.stopOnError) return;
+      if (await this.step(() => this.incr(counter))) this.counters.set(counter, (this.counters.get(counter) ?? 0) + 1);
+      else if (this.stopOnError) return;
+      if (await this.step(() => this.hset(h, `${w}:${i}`, 'x'))) this.fields.push([h, `${w}:${i}`]);
+      else if (this.stopOnError) return;
+    }
+  }
+
+  async stop(): Promise<void> {
+    this.running = false;
+    await Promise.all(this.loops);
+  }
+}
+
+/** What the loads had acknowledged and the cluster does not hold (counters below their acks included). */
+export async function missingFromLoads(io: Cluster, loads: Load[]): Promise<string[]> {
+  const missing: string[] = [];
+  for (const l of loads) {
+    for (let i = 0; i < l.acked.length; i += 500) {
+      const chunk = l.acked.slice(i, i + 500);
+      const vals = await Promise.all(chunk.map((k) => io.get(k)));
+      vals.forEach((v, j) => v === null && missing.push(chunk[j]!));
+    }
+    for (const [k, n] of l.counters) {
+      const v = Number(await io.get(k));
+      // Exactly the acknowledged increments when no write failed; never fewer.
+      if (v < n || (l.errors.length === 0 && v !== n)) missing.push(`${k}=${v} (acked ${n})`);
+    }
+    const byHash = new Map<string, Set<string>>();
+    for (const [h, f] of l.fields) byHash.set(h, (byHash.get(h) ?? new Set()).add(f));
+    for (const [h, fs] of byHash) {
+      const got = new Set(await io.hkeys(h));
+      for (const f of fs) if (!got.has(f)) missing.push(`${h}/${f}`);
+    }
+  }
+  return missing;
 }

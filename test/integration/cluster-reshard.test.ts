@@ -7,77 +7,16 @@
  * the shards they moved away from, and `sonic cluster check` is clean.
  */
 import { afterAll, describe, expect, it } from 'vitest';
-import { spawn, spawnSync } from 'node:child_process';
+import { spawnSync } from 'node:child_process';
 import { Cluster, Redis } from 'ioredis';
 import { createCluster } from 'redis';
 import { SONIC } from './harness.js';
 import { sleep, startClusterNode, status, stopEverything, waitFor } from './controller-helpers.js';
-import { startSonicCluster, type SonicCluster } from './cluster-helpers.js';
+import { clusterCli, Load, missingFromLoads, slotCounts, startSonicCluster } from './cluster-helpers.js';
 
 afterAll(async () => {
   await stopEverything();
 });
-
-function cli(args: string[]): Promise<{ code: number | null; out: string }> {
-  return new Promise((resolve) => {
-    const child = spawn(process.execPath, [SONIC, 'cluster', ...args], { stdio: ['ignore', 'pipe', 'pipe'] });
-    let out = '';
-    child.stdout.on('data', (d: Buffer) => (out += d.toString()));
-    child.stderr.on('data', (d: Buffer) => (out += d.toString()));
-    child.on('exit', (code) => resolve({ code, out }));
-  });
-}
-
-/** Writes without pause: unique keys, counters and hash fields; records what was acknowledged. */
-class Load {
-  readonly acked: string[] = [];
-  readonly counters = new Map<string, number>();
-  readonly fields: [string, string][] = [];
-  errors: string[] = [];
-  private running = true;
-  private readonly loops: Promise<void>[] = [];
-
-  constructor(
-    private readonly set: (k: string, v: string) => Promise<unknown>,
-    private readonly incr: (k: string) => Promise<unknown>,
-    private readonly hset: (k: string, f: string, v: string) => Promise<unknown>,
-    readonly prefix: string,
-    workers = 4,
-  ) {
-    for (let w = 0; w < workers; w++) this.loops.push(this.run(w));
-  }
-
-  private async run(w: number): Promise<void> {
-    for (let i = 0; this.running; i++) {
-      const key = `${this.prefix}:${w}:${i}`;
-      const counter = `${this.prefix}:ctr:${i % 40}`;
-      const h = `${this.prefix}:h:${i % 25}`;
-      try {
-        await this.set(key, String(i));
-        this.acked.push(key);
-        await this.incr(counter);
-        this.counters.set(counter, (this.counters.get(counter) ?? 0) + 1);
-        await this.hset(h, `${w}:${i}`, 'x');
-        this.fields.push([h, `${w}:${i}`]);
-      } catch (e) {
-        this.errors.push((e as Error).message);
-        return;
-      }
-    }
-  }
-
-  async stop(): Promise<void> {
-    this.running = false;
-    await Promise.all(this.loops);
-  }
-}
-
-async function slotCounts(cl: SonicCluster): Promise<Map<string, number>> {
-  const s = (await status(cl.g))!;
-  const m = new Map<string, number>();
-  for (const sh of s.config.shards as unknown as { id: string; slots: { start: number; end: number }[] }[]) m.set(sh.id, sh.slots.reduce((n, r) => n + r.end - r.start + 1, 0));
-  return m;
-}
 
 describe('online resharding', () => {
   it('3 → 4 → 3 shards under ioredis and node-redis load: nothing lost, no client errors, check clean', async () => {
@@ -104,7 +43,7 @@ describe('online resharding', () => {
     await waitFor('the load runs', () => loads.every((l) => l.acked.length > 100), 10000);
 
     const t0 = Date.now();
-    const up = await cli(['rebalance', '--controllers', cl.g.list()]);
+    const up = await clusterCli(['rebalance', '--controllers', cl.g.list()]);
     const upMs = Date.now() - t0;
     console.log(up.out);
     expect(up.out).toContain('[OK] 4096 slots moved');
@@ -114,7 +53,7 @@ describe('online resharding', () => {
     await sleep(200);
 
     const t1 = Date.now();
-    const down = await cli(['rebalance', '--shards', 'shard-1,shard-2,shard-3', '--controllers', cl.g.list()]);
+    const down = await clusterCli(['rebalance', '--shards', 'shard-1,shard-2,shard-3', '--controllers', cl.g.list()]);
     const downMs = Date.now() - t1;
     expect(down.code, down.out).toBe(0);
     expect(Object.fromEntries(await slotCounts(cl))).toEqual({ 'shard-1': 5461, 'shard-2': 5462, 'shard-3': 5461, 'shard-4': 0 });
@@ -123,21 +62,7 @@ describe('online resharding', () => {
     for (const l of loads) expect(l.errors).toEqual([]);
 
     // Everything acknowledged is there, counters exact, hash fields present, TTLs kept.
-    const missing: string[] = [];
-    for (const l of loads) {
-      for (let i = 0; i < l.acked.length; i += 500) {
-        const chunk = l.acked.slice(i, i + 500);
-        const vals = await Promise.all(chunk.map((k) => io.get(k)));
-        vals.forEach((v, j) => v === null && missing.push(chunk[j]!));
-      }
-      for (const [k, n] of l.counters) expect(Number(await io.get(k)), k).toBe(n);
-      const byHash = new Map<string, Set<string>>();
-      for (const [h, f] of l.fields) byHash.set(h, (byHash.get(h) ?? new Set()).add(f));
-      for (const [h, fs] of byHash) {
-        const got = new Set(await io.hkeys(h));
-        for (const f of fs) if (!got.has(f)) missing.push(`${h}/${f}`);
-      }
-    }
+    const missing = await missingFromLoads(io, loads);
     for (let i = 0; i < 2000; i += 1) if ((await io.get(`pre:${i}`)) !== `v${i}`) missing.push(`pre:${i}`);
     expect(missing).toEqual([]);
     expect(await io.ttl('pre:0')).toBeGreaterThan(500);

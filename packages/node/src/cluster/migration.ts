@@ -8,11 +8,12 @@
  * stream carries, after the key's value from just before its first write (the keyspace's
  * before-write hook sends any key not sent yet, as the fork-less snapshotter does), so
  * the target applies each write to the value it was made on. Once every key of a slot is
- * sent, slots are committed in batches: writes pause (CLIENT PAUSE WRITE), `End` on each
- * stream waits for the target to have applied everything, the controllers commit the new
- * owner (MigrationDone → endMigration), and the pause ends when that configuration
- * arrives: the paused writes then meet MOVED. The slot's keys are then deleted here
- * (DEL propagated to this shard's replicas and AOF).
+ * sent, slots are committed in batches: writes to those slots are held (the admission
+ * path answers HOLD; other slots go on), `End` on each stream waits for the target to
+ * have applied everything, the controllers commit the new owner (MigrationDone →
+ * endMigration), and the held writes go on when that configuration arrives: they then
+ * meet MOVED. The slot's keys are then deleted here (DEL propagated to this shard's
+ * replicas and AOF).
  *
  * Target side: `Begin` drops what an earlier attempt left of the slot, keys are applied
  * as RESTORE … REPLACE ABSTTL and writes as themselves through `Server.call` with an
@@ -33,10 +34,10 @@ import { Client } from '../server/client.js';
 import type { BusServer } from '../replication/bus.js';
 import type { Db } from '../engine/keyspace.js';
 import { createDumpPayload } from '../persistence/rdb-value.js';
-import type { NodeView, ShardView, Topology } from './slots.js';
+import type { ClusterSlots, NodeView, ShardView, Topology } from './slots.js';
 
 /** Slots streamed at once by a source. */
-const CONCURRENCY = 16;
+const CONCURRENCY = 64;
 /** Time per event-loop turn for sending keys (ms). */
 const SLICE_MS = 4;
 /** A batch of keys goes out at this many keys or bytes. */
@@ -44,8 +45,8 @@ const BATCH_KEYS = 128;
 const BATCH_BYTES = 256 * 1024;
 /** Slots finished within this window are committed together (one configuration). */
 const COMMIT_DELAY_MS = 15;
-/** Longest write pause for a commit; the controllers' answer normally ends it much sooner. */
-const PAUSE_MS = 5000;
+/** How long the source waits for the target to acknowledge End. */
+const END_TIMEOUT_MS = 5000;
 /** A refused or broken slot stream is tried again after this. */
 const RETRY_MS = 250;
 /** Keys deleted per turn once a slot has moved away (or an import is dropped). */
@@ -95,8 +96,6 @@ export class SlotMigrator {
   private sendTimer: NodeJS.Immediate | null = null;
   private commitTimer: NodeJS.Timeout | null = null;
   private committing = false;
-  /** Our write pause is on (for a commit). */
-  private paused = false;
   /** Slots whose keys are to be deleted here (moved away, or a dropped import). */
   private toDelete: number[] = [];
   private deleteTimer: NodeJS.Immediate | null = null;
@@ -156,7 +155,6 @@ export class SlotMigrator {
         this.toDelete.push(slot);
       }
     }
-    if (this.paused && ![...this.sessions.values()].some((s) => s.phase === 'ending' || s.phase === 'committing')) this.endPause();
     this.hooks();
     this.pump();
     this.scheduleDelete();
@@ -253,6 +251,8 @@ export class SlotMigrator {
   private closeSession(s: SourceSession): void {
     s.dead = true;
     if (this.sessions.get(s.slot) === s) this.sessions.delete(s.slot);
+    // Held writes go on: here (the slot stays), or to MOVED (the slot moved).
+    this.slots().release([s.slot]);
     try {
       s.stream.end();
     } catch {
@@ -382,21 +382,24 @@ export class SlotMigrator {
     if (this.commitTimer === null && !this.committing) this.commitTimer = setTimeout(() => void this.commitReady(), COMMIT_DELAY_MS);
   }
 
-  /** Pause writes, end every sent slot's stream, have the controllers commit the new owners. */
+  /** Hold the slots' writes, end their streams, have the controllers commit the new owners. */
   private async commitReady(): Promise<void> {
     this.commitTimer = null;
     const ready = [...this.sessions.values()].filter((s) => s.phase === 'sent');
     if (ready.length === 0 || this.committing) return;
     this.committing = true;
+    const t0 = Date.now();
     try {
-      this.startPause();
+      // From here writes to these slots wait (Server.holdClient); those made before went
+      // down the streams ahead of End.
+      this.slots().hold(ready.map((s) => s.slot));
       const ended = await Promise.all(
         ready.map(
           (s) =>
             new Promise<boolean>((resolve) => {
               if (s.dead) return resolve(false);
               s.phase = 'ending';
-              const timer = setTimeout(() => resolve(false), PAUSE_MS / 2);
+              const timer = setTimeout(() => resolve(false), END_TIMEOUT_MS);
               s.onEnded = (ok) => {
                 clearTimeout(timer);
                 s.onEnded = null;
@@ -408,40 +411,53 @@ export class SlotMigrator {
       );
       const done = ready.filter((s, i) => ended[i] && !s.dead);
       for (const s of ready) if (!done.includes(s) && !s.dead) this.fail(s, 'no end acknowledgement from the target');
+      const tEnded = Date.now();
       // One commit per target.
       const groups = new Map<string, SourceSession[]>();
       for (const s of done) groups.set(`${s.to.id}\0${s.target.id}`, [...(groups.get(`${s.to.id}\0${s.target.id}`) ?? []), s]);
-      for (const list of groups.values()) {
-        for (const s of list) s.phase = 'committing';
-        const err = await this.commit(
-          list.map((s) => s.slot),
-          list[0]!.to.id,
-          list[0]!.target.id,
-        ).catch((e: Error) => e.message);
-        if (err !== null) {
-          this.log.warn({ slots: list.length, to: list[0]!.to.id, err }, 'migration: the controllers did not commit; streaming the slots again');
-          for (const s of list) this.fail(s, err);
-        }
-      }
+      await Promise.all([...groups.values()].map((list) => this.commitGroup(list, t0, tEnded)));
     } finally {
       this.committing = false;
-      // The pause ends when the configuration with the new owners arrives (update), or now if nothing is waiting for one.
-      if (![...this.sessions.values()].some((s) => s.phase === 'committing')) this.endPause();
       if ([...this.sessions.values()].some((s) => s.phase === 'sent')) this.scheduleCommit();
     }
   }
 
-  private startPause(): void {
-    this.paused = true;
-    this.server.pauseClients(PAUSE_MS, true);
+  /**
+   * Asks the controllers to commit a group until they answer. A refusal (a primary
+   * changed) releases the writes and streams the slots again; an unknown outcome (no
+   * controller answered) is asked again, the writes still held, since the slots may
+   * have moved already (endMigration is idempotent). The writes of committed slots are
+   * released when the configuration saying so arrives (update).
+   */
+  private async commitGroup(list: SourceSession[], t0: number, tEnded: number): Promise<void> {
+    for (const s of list) s.phase = 'committing';
+    for (;;) {
+      if (list.every((s) => s.dead)) return;
+      let err: string | null;
+      try {
+        err = await this.commit(
+          list.map((s) => s.slot),
+          list[0]!.to.id,
+          list[0]!.target.id,
+        );
+      } catch (e) {
+        this.log.warn({ slots: list.length, to: list[0]!.to.id, err: (e as Error).message }, 'migration: no controller answered the commit; asking again');
+        await new Promise((r) => setTimeout(r, RETRY_MS));
+        continue;
+      }
+      if (err !== null) {
+        this.log.warn({ slots: list.length, to: list[0]!.to.id, err }, 'migration: the controllers did not commit; streaming the slots again');
+        for (const s of list) this.fail(s, err);
+      } else {
+        const keys = list.reduce((n, s) => n + s.keys, 0);
+        this.log.info({ slots: list.length, keys, to: list[0]!.to.id, endMs: tEnded - t0, commitMs: Date.now() - tEnded }, 'migration: slots committed to their new shard');
+      }
+      return;
+    }
   }
 
-  private endPause(): void {
-    if (!this.paused) return;
-    this.paused = false;
-    // Another pause (CLIENT PAUSE) running longer than ours is left to run.
-    const p = this.server.pause;
-    if (p !== null && p.writeOnly && p.until <= Date.now() + PAUSE_MS + 50) this.server.unpause();
+  private slots(): ClusterSlots {
+    return this.server.clusterSlots!;
   }
 
   // ------------------------------------------------------------------ cleanup

@@ -25,6 +25,8 @@ export const CLUSTER_DOWN = 'CLUSTERDOWN The cluster is down';
 export const CLUSTER_DOWN_RO = 'CLUSTERDOWN The cluster is down and only accepts read commands';
 export const SLOT_NOT_SERVED = 'CLUSTERDOWN Hash slot not served';
 export const TRYAGAIN = 'TRYAGAIN Multiple keys request during rehashing of slot';
+/** Not an error: admission's answer for a write the server holds until `release` (Server.holdClient). */
+export const HOLD = '\u0000hold';
 
 /** A node as the CLUSTER commands show it. */
 export interface NodeView {
@@ -208,6 +210,9 @@ export class ClusterSlots {
   private readonly readonlyClients = new WeakSet<Client>();
   /** Clients that sent ASKING: it holds for their next command (or their MULTI … EXEC). */
   private readonly askingClients = new Set<Client>();
+  /** Slots whose writes are held while their move to another shard is committed. */
+  private readonly held = new Uint8Array(SLOTS);
+  private heldCount = 0;
   /** Pub/sub across the cluster (cluster/pubsub-bus.ts), once the agent attached it. */
   bus: PubSubBus | null = null;
   /** Slot migrations in and out (cluster/migration.ts), once the agent attached it. */
@@ -252,6 +257,27 @@ export class ClusterSlots {
     this.askingClients.add(c);
   }
 
+  /** Holds writes to `slots` (their move is being committed): admission answers HOLD. */
+  hold(slots: readonly number[]): void {
+    for (const s of slots) {
+      if (this.held[s] === 1) continue;
+      this.held[s] = 1;
+      this.heldCount++;
+    }
+  }
+
+  /** Lets held writes go: they take the admission path again (MOVED once the slot moved). */
+  release(slots: readonly number[]): void {
+    let any = false;
+    for (const s of slots) {
+      if (this.held[s] === 0) continue;
+      this.held[s] = 0;
+      this.heldCount--;
+      any = true;
+    }
+    if (any) this.server.resumePaused();
+  }
+
   /**
    * The admission check: null to run the command here, else the error to answer
    * (MOVED, ASK, CROSSSLOT, TRYAGAIN, CLUSTERDOWN, or a cluster-mode refusal).
@@ -272,7 +298,7 @@ export class ClusterSlots {
     if (first > 0 && spec.lastKey === first && spec.keySpecs.length === 1) {
       // One key at a fixed position: the common case.
       slot = keyHashSlot(argv[first]!);
-      if (t.plain && t.owner[slot] === t.myShard) return spec === MOVE || spec === COPY ? dbOnly(spec, argv) : null;
+      if (t.plain && t.owner[slot] === t.myShard && this.heldCount === 0) return spec === MOVE || spec === COPY ? dbOnly(spec, argv) : null;
     } else if (spec.keySpecs.length === 0) {
       if (spec === EXEC) return c.multi === null ? null : this.admitExec(c, asking);
       if (spec === SELECT || spec === SWAPDB) return dbOnly(spec, argv);
@@ -282,8 +308,9 @@ export class ClusterSlots {
       if (keys.length === 0) return null;
       slot = keyHashSlot(argv[keys[0]!]!);
       for (let i = 1; i < keys.length; i++) if (keyHashSlot(argv[keys[i]!]!) !== slot) return Err.crossSlot;
-      if (t.plain && t.owner[slot] === t.myShard) return spec === MOVE || spec === COPY ? dbOnly(spec, argv) : null;
+      if (t.plain && t.owner[slot] === t.myShard && this.heldCount === 0) return spec === MOVE || spec === COPY ? dbOnly(spec, argv) : null;
     }
+    if (this.heldCount > 0 && this.held[slot] === 1 && !spec.isReadonly && t.owner[slot] === t.myShard) return HOLD;
     const err = this.route(c, t, slot, spec.isWrite, SHARD_PUBSUB.has(spec), asking || spec.flags.has('asking'), () => (keys ?? [first]).map((i) => argv[i]!));
     if (err !== null) return err;
     return spec === MOVE || spec === COPY ? dbOnly(spec, argv) : null;
@@ -307,6 +334,7 @@ export class ClusterSlots {
       }
     }
     if (slot === -1) return null;
+    if (write && this.heldCount > 0 && this.held[slot] === 1 && this.topology.owner[slot] === this.topology.myShard) return HOLD;
     return this.discard(c, this.route(c, this.topology, slot, write, false, asking, () => keys));
   }
 

@@ -24,7 +24,7 @@ import { LatencyHistograms, startMetricsServer, type LatencyHistogram } from './
 import type { Server as HttpServer } from 'node:http';
 import { Persistence } from '../persistence/manager.js';
 import type { Replication } from '../replication/replication.js';
-import type { ClusterSlots } from '../cluster/slots.js';
+import { HOLD, type ClusterSlots } from '../cluster/slots.js';
 
 export interface CommandStat {
   calls: number;
@@ -536,7 +536,9 @@ export class Server {
     if (this.clusterSlots !== null) {
       const slotErr = this.clusterSlots.admit(c, spec, argv);
       if (slotErr !== null) {
-        this.rejectCommand(c, slotErr, spec);
+        // A write to a slot being committed to another shard waits for the new owner (then MOVED).
+        if (slotErr === HOLD) this.holdClient(c, argv);
+        else this.rejectCommand(c, slotErr, spec);
         return;
       }
     }
@@ -1097,6 +1099,18 @@ export class Server {
   unpause(): void {
     if (this.pause?.timer) clearTimeout(this.pause.timer);
     this.pause = null;
+    this.resumePaused();
+  }
+
+  /** Holds a client's command (and its further input) until resumePaused (a slot being committed to another shard). */
+  holdClient(c: Client, argv: string[]): void {
+    c.paused = true;
+    c.pendingPaused = argv;
+    this.pausedClients.push(c);
+  }
+
+  /** Runs the held commands again from the admission path (one still paused is held again). */
+  resumePaused(): void {
     const list = this.pausedClients;
     this.pausedClients = [];
     for (const c of list) {

@@ -397,9 +397,12 @@ export class Server {
       this.stats.netInputBytes += chunk.length;
       c.lastInteraction = Date.now();
       c.parser.push(chunk);
-      this.processInput(c);
-      // The chunk is a view of the shared read buffer: keep a copy of what is left.
-      if (chunk.buffer === READ_BUFFER.buffer) c.parser.settle(READ_BUFFER.buffer);
+      try {
+        this.processInput(c);
+      } finally {
+        // The chunk is a view of the shared read buffer: keep a copy of what is left.
+        if (chunk.buffer === READ_BUFFER.buffer) c.parser.settle(READ_BUFFER.buffer);
+      }
     });
     const c = (client = new Client(this, socket));
     this.clients.set(c.id, c);

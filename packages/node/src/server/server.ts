@@ -359,8 +359,14 @@ export class Server {
     if (this.evictionTimer !== null) clearImmediate(this.evictionTimer);
     this.metricsServer?.close();
     this.metricsServer?.closeAllConnections();
-    // Stop accepting, then end every client: a listener's close waits for its connections.
-    const closed = Promise.all(this.listeners.map((l) => new Promise<void>((r) => l.close(() => r()))));
+    // Stop accepting, then end every client, and wait for both. (A listener's close does
+    // not wait for clients: accept() moves them to sockets of their own, socket-input.ts.)
+    const waits = this.listeners.map((l) => new Promise<void>((r) => l.close(() => r())));
+    for (const c of this.clients.values()) {
+      const s = c.socket;
+      if (s !== null && !s.destroyed) waits.push(new Promise<void>((r) => s.once('close', () => r())));
+    }
+    const closed = Promise.all(waits);
     for (const c of this.clients.values()) {
       this.flush(c);
       c.socket?.end();

@@ -169,3 +169,31 @@ describe('command timing in pipelined batches', () => {
     expect(server.latencyHistograms.byCommand.get('set')!.count).toBe(1);
   });
 });
+
+describe('shutdown with clients on adopted sockets', () => {
+  it('waits until every client socket has closed, after writing what was pending', async () => {
+    const config = new Config();
+    config.set('port', '0');
+    config.set('bind', '127.0.0.1');
+    const server = new Server(config, pino({ level: 'silent' }));
+    await server.listen();
+    const a = await Raw.open(server.port);
+    await a.send(cmd('PING'));
+    await a.until((d) => d === '+PONG\r\n');
+    // A reply large enough to need several writes is pending when the shutdown starts.
+    const big = 'q'.repeat(4 * 1024 * 1024);
+    server.keyspace.dbs[0]!.set('big', big);
+    a.sock.pause();
+    await a.send(cmd('GET', 'big'));
+    await sleep(50);
+    let stopped = false;
+    const done = server.shutdown('test', false).then(() => (stopped = true));
+    await sleep(100);
+    expect(stopped).toBe(false);
+    a.sock.resume();
+    await done;
+    // Everything written before the close arrives.
+    const want = '+PONG\r\n'.length + `$${big.length}\r\n`.length + big.length + 2;
+    expect((await a.until((d) => d.length >= want)).length).toBe(want);
+  });
+});

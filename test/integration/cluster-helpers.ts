@@ -34,7 +34,9 @@ export interface SonicClusterOptions {
 export async function startSonicCluster(o: SonicClusterOptions = {}): Promise<SonicCluster> {
   const shards = o.shards ?? 3;
   const perShard = (i: number) => (Array.isArray(o.replicas) ? (o.replicas[i] ?? 1) : (o.replicas ?? 1));
-  const args = ['--cluster-enabled', 'yes', ...(o.args ?? [])];
+  // A fenced primary answers CLUSTERDOWN to writes; a loaded 2-CPU machine can starve the
+  // heartbeats for the harness's 600 ms, so cluster tests allow more.
+  const args = ['--cluster-enabled', 'yes', '--cluster-node-timeout', '3000', ...(o.args ?? [])];
   const g = await startGroup(3, { downAfterMs: o.downAfterMs ?? 1000 });
   // One primary at a time: shard ids follow the node names.
   const primaries: ClusterProc[] = [];

@@ -20,7 +20,7 @@ const SYNC = ['--repl-sync-mode', 'sync', '--repl-sync-timeout', '2000'];
 describe('online resharding through crashes', () => {
   it('SIGKILL of the source primary, then of the target primary, during moves: resumed, nothing acknowledged lost', async () => {
     const cl = await startSonicCluster({ shards: 2, replicas: [2, 1], downAfterMs: 500, args: SYNC });
-    const args = ['--cluster-enabled', 'yes', ...SYNC];
+    const args = ['--cluster-enabled', 'yes', '--cluster-node-timeout', '3000', ...SYNC];
     const p3 = await startClusterNode({ id: 'p3', controllers: cl.g.list(), args: [...args, '--cluster-shard', 'shard-3'] });
     await Promise.all(['r3a', 'r3b'].map((id) => startClusterNode({ id, controllers: cl.g.list(), replicaOf: p3, args })));
     await waitFor('shard-3 formed', async () => (await status(cl.g))?.config.shards.find((x) => x.id === 'shard-3')?.replicas.length === 2);

@@ -12,7 +12,7 @@ import type { controlPb } from '@sonic/protocol';
 import { ControlClients, parseControllers, SLOTS } from '@sonic/controller';
 
 export const CLUSTER_USAGE = `Usage: sonic cluster create [--shards SHARD,...] [--controllers HOST:PORT,...]
-       sonic cluster reshard --from SHARD --to SHARD --slots N [--controllers ...]
+       sonic cluster reshard --from SHARD --to SHARD (--slots N | --slot-list A,B-C) [--controllers ...]
        sonic cluster rebalance [--shards SHARD,...] [--controllers ...]
        sonic cluster check [--controllers ...]
 
@@ -21,7 +21,8 @@ export const CLUSTER_USAGE = `Usage: sonic cluster create [--shards SHARD,...] [
             Run it once the nodes registered; safe to run again. Meant for a new cluster:
             keys already in a slot that changes shard are not moved (see issue 5 part 3).
 
-  reshard   move N slots (the highest ones) from one shard to another, online.
+  reshard   move N slots (the highest ones), or the listed ones, from one shard to
+            another, online.
   rebalance spread the slots evenly over the shards (or --shards: the others give
             all theirs away, e.g. before removing a shard), online.
   check     every slot covered by a shard with a primary, open migrations.
@@ -32,7 +33,7 @@ export const CLUSTER_USAGE = `Usage: sonic cluster create [--shards SHARD,...] [
 `;
 
 /** Slots moved per round of migrations (each round is one Migrate per target shard). */
-const ROUND = 512;
+const ROUND = 1024;
 /** A round that makes no progress for this long stops the command (re-run to continue). */
 const STALL_MS = 30000;
 
@@ -109,6 +110,20 @@ async function runMoves(controllers: ControlClients, moves: { slot: number; to: 
   }
 }
 
+/** "1,5-9" → [1, 5, 6, 7, 8, 9]. */
+function parseSlotList(s: string): number[] {
+  const out = new Set<number>();
+  for (const part of s.split(',').filter(Boolean)) {
+    const m = /^(\d+)(?:-(\d+))?$/.exec(part.trim());
+    if (!m) throw new Error(`invalid slot list entry '${part}'`);
+    const a = Number(m[1]);
+    const b = m[2] === undefined ? a : Number(m[2]);
+    if (a > b || b >= SLOTS) throw new Error(`invalid slot range '${part}'`);
+    for (let x = a; x <= b; x++) out.add(x);
+  }
+  return [...out].sort((x, y) => x - y);
+}
+
 function checkReport(st: Status): string[] {
   const problems: string[] = [];
   const own = owners(st);
@@ -155,7 +170,7 @@ export async function runCluster(args: string[]): Promise<number> {
       process.stdout.write(CLUSTER_USAGE);
       return 0;
     }
-    if (['--controllers', '--shards', '--from', '--to', '--slots'].includes(a) && i + 1 < rest.length) {
+    if (['--controllers', '--shards', '--from', '--to', '--slots', '--slot-list'].includes(a) && i + 1 < rest.length) {
       const v = rest[++i]!;
       if (a === '--controllers') list = v;
       else if (a === '--shards') only = v.split(',').filter(Boolean);
@@ -181,9 +196,17 @@ export async function runCluster(args: string[]): Promise<number> {
         const from = opt.get('from');
         const to = opt.get('to');
         const n = Number(opt.get('slots'));
-        if (!from || !to || !Number.isInteger(n) || n < 1) throw new Error('reshard needs --from SHARD --to SHARD --slots N');
+        const listed = opt.get('slot-list');
+        if (!from || !to || (listed === undefined && (!Number.isInteger(n) || n < 1))) throw new Error('reshard needs --from SHARD --to SHARD and --slots N or --slot-list A,B-C');
         for (const s of [from, to]) if (!known.includes(s)) throw new Error(`unknown shard ${s}`);
-        moves = slotsOf(st, from).slice(-n).map((slot) => ({ slot, to }));
+        const owned = slotsOf(st, from);
+        if (listed !== undefined) {
+          const want = parseSlotList(listed);
+          const own = new Set(owned);
+          const foreign = want.filter((x) => !own.has(x));
+          if (foreign.length > 0) throw new Error(`${from} does not own slot(s) ${foreign.slice(0, 10).join(',')}`);
+          moves = want.map((slot) => ({ slot, to }));
+        } else moves = owned.slice(-n).map((slot) => ({ slot, to }));
       } else {
         const shards = only ?? (st.config?.shards ?? []).filter((s) => s.primary !== '').map((s) => s.id);
         for (const s of shards) if (!known.includes(s)) throw new Error(`unknown shard ${s}`);

@@ -37,7 +37,7 @@ import { createDumpPayload } from '../persistence/rdb-value.js';
 import type { ClusterSlots, NodeView, ShardView, Topology } from './slots.js';
 
 /** Slots streamed at once by a source. */
-const CONCURRENCY = 64;
+const CONCURRENCY = 128;
 /** Time per event-loop turn for sending keys (ms). */
 const SLICE_MS = 4;
 /** A batch of keys goes out at this many keys or bytes. */
@@ -49,6 +49,7 @@ const COMMIT_DELAY_MS = 15;
 const END_TIMEOUT_MS = 5000;
 /** A refused or broken slot stream is tried again after this. */
 const RETRY_MS = 250;
+const EMPTY = Buffer.alloc(0);
 /** Keys deleted per turn once a slot has moved away (or an import is dropped). */
 const DELETE_BATCH = 2000;
 
@@ -282,7 +283,7 @@ export class SlotMigrator {
           const k = this.entry(key);
           s.sent.add(key);
           if (k === null) continue;
-          bytes += k.payload.length + k.key.length;
+          bytes += k.payload.length + k.stringValue.length + k.key.length;
           batch.push(k);
         }
         if (batch.length > 0 && !this.write(s, { keys: { keys: batch } }, batch.length, bytes)) break;
@@ -316,7 +317,8 @@ export class SlotMigrator {
     if (v === undefined) return null;
     const at = db.expires.get(key) ?? 0;
     if (at > 0 && at <= Date.now()) return null;
-    return { key: Buffer.from(key, 'latin1'), payload: createDumpPayload(v), expireAt: at };
+    if (typeof v === 'string') return { key: Buffer.from(key, 'latin1'), payload: EMPTY, expireAt: at, isString: true, stringValue: Buffer.from(v, 'latin1') };
+    return { key: Buffer.from(key, 'latin1'), payload: createDumpPayload(v), expireAt: at, isString: false, stringValue: EMPTY };
   }
 
   /** Before a write: the key's current value goes first if the target has not got it. */
@@ -327,7 +329,7 @@ export class SlotMigrator {
     s.sent.add(key);
     const k = this.entry(key);
     // A key that does not exist yet: the target deletes whatever it may hold.
-    this.write(s, { keys: { keys: [k ?? { key: Buffer.from(key, 'latin1'), payload: Buffer.alloc(0), expireAt: 0 }] } }, 1, k?.payload.length ?? 0);
+    this.write(s, { keys: { keys: [k ?? { key: Buffer.from(key, 'latin1'), payload: EMPTY, expireAt: 0, isString: false, stringValue: EMPTY }] } }, 1, k === null ? 0 : k.payload.length + k.stringValue.length);
   }
 
   private beforeFlush(db: Db): void {
@@ -356,7 +358,7 @@ export class SlotMigrator {
       if (s.sent.has(key)) continue;
       s.sent.add(key);
       const k = this.entry(key);
-      if (k !== null) this.write(s, { keys: { keys: [k] } }, 1, k.payload.length);
+      if (k !== null) this.write(s, { keys: { keys: [k] } }, 1, k.payload.length + k.stringValue.length);
     }
     this.write(s, { command: { argv: argv.map((a) => Buffer.from(a, 'latin1')) } });
   }
@@ -450,7 +452,8 @@ export class SlotMigrator {
         for (const s of list) this.fail(s, err);
       } else {
         const keys = list.reduce((n, s) => n + s.keys, 0);
-        this.log.info({ slots: list.length, keys, to: list[0]!.to.id, endMs: tEnded - t0, commitMs: Date.now() - tEnded }, 'migration: slots committed to their new shard');
+        const streamMs = t0 - Math.min(...list.map((s) => s.startedAt));
+        this.log.info({ slots: list.length, keys, to: list[0]!.to.id, streamMs, endMs: tEnded - t0, commitMs: Date.now() - tEnded }, 'migration: slots committed to their new shard');
       }
       return;
     }
@@ -536,8 +539,12 @@ export class SlotMigrator {
 
   private restore(k: migrationPb.MigrationKey): void {
     const key = k.key.toString('latin1');
-    if (k.payload.length === 0 || (k.expireAt > 0 && k.expireAt <= Date.now())) {
+    if ((!k.isString && k.payload.length === 0) || (k.expireAt > 0 && k.expireAt <= Date.now())) {
       this.apply(['DEL', key]);
+      return;
+    }
+    if (k.isString) {
+      this.apply(k.expireAt > 0 ? ['SET', key, k.stringValue.toString('latin1'), 'PXAT', String(k.expireAt)] : ['SET', key, k.stringValue.toString('latin1')]);
       return;
     }
     this.apply(['RESTORE', key, String(k.expireAt), k.payload.toString('latin1'), 'REPLACE', 'ABSTTL']);

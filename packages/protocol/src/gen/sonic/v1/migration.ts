@@ -27,10 +27,11 @@ export const protobufFileName = "sonic/v1/migration.proto";
  *
  * One stream per slot, opened by the source shard's primary once the configuration
  * lists the slot's migration. The source sends Begin (the target drops whatever it holds
- * of the slot from an earlier attempt), then the slot's keys in batches (DUMP payloads
- * with absolute expiry times) interleaved with the writes clients make to the slot
- * meanwhile (each key is sent before its first write, so the target applies every write
- * to the value it was made on), and End once every key was sent and writes are paused.
+ * of the slot from an earlier attempt), then the slot's keys in batches (strings as
+ * themselves, other types as DUMP payloads, with absolute expiry times) interleaved with
+ * the writes clients make to the slot meanwhile (each key is sent before its first
+ * write, so the target applies every write to the value it was made on), and End once
+ * every key was sent and the slot's writes are held.
  * The target acknowledges End when it has applied everything (and, in repl-sync-mode
  * sync, a replica of its own holds it); the source then asks the controllers to commit
  * the new owner.
@@ -38,10 +39,13 @@ export const protobufFileName = "sonic/v1/migration.proto";
 
 export interface MigrationKey {
   key: Buffer;
-  /** DUMP payload; empty: the key does not exist (the target deletes it). */
+  /** DUMP payload; empty (and not a string): the key does not exist (the target deletes it). */
   payload: Buffer;
   /** Absolute expiry time in ms, 0 for none. */
   expireAt: number;
+  /** A string value travels as itself (no DUMP encoding and checksum on either side). */
+  isString: boolean;
+  stringValue: Buffer;
 }
 
 export interface MigrationMessage {
@@ -101,7 +105,7 @@ export interface MigrationRefused {
 }
 
 function createBaseMigrationKey(): MigrationKey {
-  return { key: Buffer.alloc(0), payload: Buffer.alloc(0), expireAt: 0 };
+  return { key: Buffer.alloc(0), payload: Buffer.alloc(0), expireAt: 0, isString: false, stringValue: Buffer.alloc(0) };
 }
 
 export const MigrationKey: MessageFns<MigrationKey> = {
@@ -114,6 +118,12 @@ export const MigrationKey: MessageFns<MigrationKey> = {
     }
     if (message.expireAt !== 0) {
       writer.uint32(24).int64(message.expireAt);
+    }
+    if (message.isString !== false) {
+      writer.uint32(32).bool(message.isString);
+    }
+    if (message.stringValue.length !== 0) {
+      writer.uint32(42).bytes(message.stringValue);
     }
     return writer;
   },
@@ -155,6 +165,22 @@ export const MigrationKey: MessageFns<MigrationKey> = {
             message.expireAt = longToNumber(reader.int64());
             continue;
           }
+          case 4: {
+            if (tag !== 32) {
+              break;
+            }
+
+            message.isString = reader.bool();
+            continue;
+          }
+          case 5: {
+            if (tag !== 42) {
+              break;
+            }
+
+            message.stringValue = Buffer.from(reader.bytes());
+            continue;
+          }
         }
         if ((tag & 7) === 4 || tag === 0) {
           break;
@@ -176,6 +202,16 @@ export const MigrationKey: MessageFns<MigrationKey> = {
         : isSet(object.expire_at)
         ? globalThis.Number(object.expire_at)
         : 0,
+      isString: isSet(object.isString)
+        ? globalThis.Boolean(object.isString)
+        : isSet(object.is_string)
+        ? globalThis.Boolean(object.is_string)
+        : false,
+      stringValue: isSet(object.stringValue)
+        ? Buffer.from(bytesFromBase64(object.stringValue))
+        : isSet(object.string_value)
+        ? Buffer.from(bytesFromBase64(object.string_value))
+        : Buffer.alloc(0),
     };
   },
 
@@ -190,6 +226,12 @@ export const MigrationKey: MessageFns<MigrationKey> = {
     if (message.expireAt !== 0) {
       obj.expireAt = Math.round(message.expireAt);
     }
+    if (message.isString !== false) {
+      obj.isString = message.isString;
+    }
+    if (message.stringValue.length !== 0) {
+      obj.stringValue = base64FromBytes(message.stringValue);
+    }
     return obj;
   },
 
@@ -201,6 +243,8 @@ export const MigrationKey: MessageFns<MigrationKey> = {
     message.key = object.key ?? Buffer.alloc(0);
     message.payload = object.payload ?? Buffer.alloc(0);
     message.expireAt = object.expireAt ?? 0;
+    message.isString = object.isString ?? false;
+    message.stringValue = object.stringValue ?? Buffer.alloc(0);
     return message;
   },
 };

@@ -3,8 +3,9 @@
  * rebalance` moves a quarter of the slots to it while ioredis `Cluster` and node-redis
  * `createCluster` keep writing (unique keys, counters, hashes), then `rebalance --shards`
  * moves them back to three. Every acknowledged write is present afterwards, counters
- * hold exactly the acknowledged increments, the clients saw no error, the keys left
- * the shards they moved away from, and `sonic cluster check` is clean.
+ * hold exactly the acknowledged increments, the clients saw no error, a BLPOP waiting on
+ * a moving slot follows it, the keys left the shards they moved away from, and
+ * `sonic cluster check` is clean.
  */
 import { afterAll, describe, expect, it } from 'vitest';
 import { spawnSync } from 'node:child_process';
@@ -12,7 +13,7 @@ import { Cluster, Redis } from 'ioredis';
 import { createCluster } from 'redis';
 import { SONIC } from './harness.js';
 import { sleep, startClusterNode, status, stopEverything, waitFor } from './controller-helpers.js';
-import { clusterCli, Load, missingFromLoads, slotCounts, startSonicCluster } from './cluster-helpers.js';
+import { clusterCli, Load, missingFromLoads, slotCounts, slotOf, startSonicCluster } from './cluster-helpers.js';
 
 afterAll(async () => {
   await stopEverything();
@@ -41,6 +42,12 @@ describe('online resharding', () => {
       new Load((k, v) => nr.set(k, v), (k) => nr.incr(k), (k, f, v) => nr.hSet(k, f, v), 'nr', 3),
     ];
     await waitFor('the load runs', () => loads.every((l) => l.acked.length > 100), 10000);
+    // A client blocked on a key of a slot that moves follows it (MOVED, then BLPOP again there).
+    let bkey = '';
+    for (let i = 0; ; i++) if (slotOf(`bl${i}`) >= 4200 && slotOf(`bl${i}`) <= 5460) { bkey = `bl${i}`; break; }
+    const blocker = new Cluster(cl.seeds);
+    blocker.on('error', () => {});
+    const popped = blocker.blpop(bkey, 0);
 
     const t0 = Date.now();
     const up = await clusterCli(['rebalance', '--controllers', cl.g.list()]);
@@ -50,6 +57,9 @@ describe('online resharding', () => {
     expect(up.code).toBe(0);
     expect([...(await slotCounts(cl)).values()]).toEqual([4096, 4096, 4096, 4096]);
     for (const l of loads) expect(l.errors.length, `${l.prefix}: ${[...new Set(l.errors)].join(' | ')}`).toBe(0);
+    await io.lpush(bkey, 'wake');
+    expect(await popped).toEqual([bkey, 'wake']);
+    blocker.disconnect();
     await sleep(200);
 
     const t1 = Date.now();

@@ -235,6 +235,18 @@ export class ClusterSlots {
     this.topology = t;
     this.bus?.update(t);
     this.migrator?.update(t, before);
+    // Clients blocked (BLPOP …) on keys of a slot this node no longer serves as primary
+    // are sent where it is served now, as Redis does.
+    if (this.server.blockedCount > 0) {
+      for (const c of [...this.server.clients.values()]) {
+        const b = c.blocked;
+        if (b === null || c.socket === null || b.keys.length === 0) continue;
+        const slot = keyHashSlot(b.keys[0]!);
+        if (t.amPrimary && t.mine(slot)) continue;
+        const p = t.primaryOf(slot);
+        this.server.unblockClient(c, true, t.ok && p !== null ? Err.moved(slot, p.addr) : CLUSTER_DOWN);
+      }
+    }
     // Shard channels of slots this shard no longer serves: their subscribers are told.
     if (this.server.pubsub.shardChannels.size > 0) {
       this.server.pubsub.dropShardChannels((ch) => {

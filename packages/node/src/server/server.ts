@@ -961,11 +961,11 @@ export class Server {
   }
 
   /** CLIENT UNBLOCK: ends a client's wait as a timeout or with an error. */
-  unblockClient(c: Client, withError: boolean): boolean {
+  unblockClient(c: Client, withError: boolean, error = 'UNBLOCKED client unblocked via CLIENT UNBLOCK'): boolean {
     if (c.blocked === null) return false;
     const b = c.blocked;
     this.unblock(c);
-    if (withError) c.reply.error('UNBLOCKED client unblocked via CLIENT UNBLOCK');
+    if (withError) c.reply.error(error);
     else b.onTimeout(c);
     this.afterUnblock(c);
     return true;

@@ -35,7 +35,7 @@ export interface Proc {
   stop(signal?: NodeJS.Signals): Promise<number | null>;
 }
 
-async function waitForPort(port: number, child: ChildProcess, out: () => string, ms = 10000): Promise<void> {
+export async function waitForPort(port: number, child: ChildProcess, out: () => string, ms = 10000): Promise<void> {
   const deadline = Date.now() + ms;
   while (Date.now() < deadline) {
     if (child.exitCode !== null) throw new Error(`process exited with ${child.exitCode} before listening:\n${out()}`);

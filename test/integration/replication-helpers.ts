@@ -1,6 +1,6 @@
 /** Shared by the replication-*.test.ts files: nodes with a known bus port, waits on INFO. */
 import { Redis } from 'ioredis';
-import { freePort, startSonic, type Proc } from './harness.js';
+import { freePort, startSonic, waitForPort, type Proc } from './harness.js';
 
 export interface Node extends Proc {
   bus: number;
@@ -10,6 +10,8 @@ export interface Node extends Proc {
 export async function startNode(args: string[] = []): Promise<Node> {
   const bus = await freePort();
   const p = await startSonic(['--bus-port', String(bus), '--enable-debug-command', 'yes', ...args], { SONIC_LOG_LEVEL: 'info' });
+  // The bus listens a moment after the client port (after the start-up load).
+  await waitForPort(bus, p.child, p.output);
   return Object.assign(p, { bus });
 }
 

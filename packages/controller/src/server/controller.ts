@@ -1,3 +1,4 @@
+import type { RaftStatus } from '../raft/types.js';
 /**
  * The controller process: the I/O shell around the pure parts.
  *
@@ -209,6 +210,11 @@ export class Controller {
 
   get isLeader(): boolean {
     return this.raft.status().role === 'leader';
+  }
+
+  /** Raft's view of this controller (term, role, commit index, members), for metrics and status. */
+  raftStatus(): RaftStatus {
+    return this.raft.status();
   }
 
   get leaderId(): string | null {

@@ -5,6 +5,7 @@ import { pino, type Logger } from 'pino';
 import { Controller, type ControllerOptions, type RaftStorage } from './controller.js';
 import type { PeerAddress } from './transport.js';
 import { openRaftStorage } from './storage.js';
+import { startControllerMetrics } from './metrics.js';
 
 export const CONTROLLER_USAGE = `Usage: sonic controller --id ID --peers ID=HOST:PORT,... [options]
 
@@ -25,6 +26,7 @@ Options:
   --failover-timeout MS            longest wait for a replica to catch up in a manual failover [10000]
   --auth-pass PASSWORD             the nodes' requirepass (probes and commands)
   --requirepass PASSWORD           password of this controller's Sentinel port
+  --metrics-port PORT              serve Prometheus metrics on GET /metrics (0: off) [0]
   --tick-ms MS                     Raft clock tick [50]
   --election-ticks N               ticks without a leader before an election [10]
   --loglevel debug|info|warn|error [info] (or SONIC_LOG_LEVEL)
@@ -53,7 +55,7 @@ export function parsePeers(s: string): PeerAddress[] {
   return out;
 }
 
-export function parseControllerArgs(args: string[], env: NodeJS.ProcessEnv): ControllerOptions & { logLevel: string } {
+export function parseControllerArgs(args: string[], env: NodeJS.ProcessEnv): ControllerOptions & { logLevel: string; metricsPort: number } {
   const v = new Map<string, string>();
   const known = new Set([
     'id',
@@ -70,6 +72,7 @@ export function parseControllerArgs(args: string[], env: NodeJS.ProcessEnv): Con
     'tick-ms',
     'election-ticks',
     'loglevel',
+    'metrics-port',
   ]);
   for (let i = 0; i < args.length; i++) {
     const a = args[i]!;
@@ -120,6 +123,7 @@ export function parseControllerArgs(args: string[], env: NodeJS.ProcessEnv): Con
     electionTicks: int('election-ticks', v.get('election-ticks') ?? '10', 2, 10_000),
     heartbeatTicks: 2,
     logLevel: level,
+    metricsPort: int('metrics-port', v.get('metrics-port') ?? env.SONIC_METRICS_PORT ?? '0', 0, 65535),
   };
 }
 
@@ -153,8 +157,18 @@ export async function runController(args: string[]): Promise<Controller | null> 
     const code = (e as NodeJS.ErrnoException).code ?? /\b(E[A-Z]{4,})\b/.exec(msg)?.[1] ?? msg;
     throw new ControllerConfigError(`cannot listen on ${opts.bind} port ${opts.port} / bus ${opts.busPort}: ${code}`);
   }
+  let metrics: import('node:http').Server | null = null;
+  if (opts.metricsPort > 0) {
+    try {
+      metrics = await startControllerMetrics(c, opts.metricsPort, opts.bind);
+    } catch (e) {
+      await c.close().catch(() => {});
+      throw new ControllerConfigError(`cannot listen on metrics port ${opts.metricsPort}: ${(e as NodeJS.ErrnoException).code ?? (e as Error).message}`);
+    }
+  }
   const stop = (sig: string) => {
     log.info({ signal: sig }, 'controller shutting down');
+    metrics?.close();
     void c.close().finally(() => {
       log.flush();
       setTimeout(() => process.exit(0), 50).unref();

@@ -6,7 +6,10 @@
  * holds its range is left as it is. `reshard` and `rebalance` move slots online (the
  * controllers open migrations, the source primaries stream the keys and commit); both
  * show progress and are safe to re-run after an interruption. `check` reports coverage,
- * primaries and open migrations.
+ * primaries and open migrations. `add-node` waits for a started node to register (its
+ * own shard, or a replica of the named one) and can rebalance onto it; `remove-node`
+ * moves a primary's slots away with the rebalance plan, then drops the node (and its
+ * emptied shard) with RemoveNode. Both are safe to re-run.
  */
 import type { controlPb } from '@sonic/protocol';
 import { ControlClients, parseControllers, SLOTS } from '@sonic/controller';
@@ -15,6 +18,8 @@ export const CLUSTER_USAGE = `Usage: sonic cluster create [--shards SHARD,...] [
        sonic cluster reshard --from SHARD --to SHARD (--slots N | --slot-list A,B-C) [--controllers ...]
        sonic cluster rebalance [--shards SHARD,...] [--controllers ...]
        sonic cluster check [--controllers ...]
+       sonic cluster add-node HOST:PORT [--replica-of SHARD] [--rebalance] [--controllers ...]
+       sonic cluster remove-node NODE-ID|HOST:PORT [--controllers ...]
 
   create    assign the 16384 hash slots evenly to the shards (contiguous ranges, in
             shard order): the shards the controllers know that have a node, or --shards.
@@ -26,10 +31,24 @@ export const CLUSTER_USAGE = `Usage: sonic cluster create [--shards SHARD,...] [
   rebalance spread the slots evenly over the shards (or --shards: the others give
             all theirs away, e.g. before removing a shard), online.
   check     every slot covered by a shard with a primary, open migrations.
+  add-node  wait until the node at HOST:PORT, started with --controllers ... and
+            --cluster-enabled yes, registered (a new shard, or with --replica-of a
+            replica of SHARD, e.g. started with --cluster-shard SHARD or --replicaof);
+            --rebalance then moves an even share of the slots to it, online.
+            Safe to re-run: a node already in is left as it is.
+  remove-node
+            move all slots of the node's shard (if it is a primary) to the other
+            shards, online (as rebalance --shards), then remove the node and its
+            emptied shard from the configuration. A replica is just removed; a primary
+            with replicas is refused (remove them first). Safe to re-run after an
+            interruption. Stop the node's process afterwards: while it runs, it
+            registers again (as an empty shard).
 
   --controllers LIST   controllers' ports (host:port[@busport], comma-separated)
                        [SONIC_CONTROLLERS, or 127.0.0.1:26379]
   --shards LIST        the shards to spread the slots over, in order
+  --replica-of SHARD   add-node: the node must be a replica of SHARD
+  --rebalance          add-node: rebalance the slots onto the new primary
 `;
 
 /** Slots moved per round of migrations (each round is one Migrate per target shard). */
@@ -110,6 +129,86 @@ async function runMoves(controllers: ControlClients, moves: { slot: number; to: 
   }
 }
 
+/** Runs the moves with progress (the one slot-moving path of reshard, rebalance, add-node, remove-node). */
+async function moveSlots(controllers: ControlClients, moves: { slot: number; to: string }[]): Promise<void> {
+  if (moves.length === 0) {
+    process.stdout.write('nothing to move\n');
+    return;
+  }
+  process.stdout.write(`moving ${moves.length} slots\n`);
+  await runMoves(controllers, moves);
+  process.stdout.write(`[OK] ${moves.length} slots moved\n`);
+}
+
+/** The shards with a primary, in configuration order (rebalance's default set). */
+function primaryShards(st: Status): string[] {
+  return (st.config?.shards ?? []).filter((s) => s.primary !== '').map((s) => s.id);
+}
+
+type ConfigNode = NonNullable<Status['config']>['nodes'][number];
+
+/** A node of the configuration by id, or by host:port (a bare port or localhost means 127.0.0.1 too). */
+function findNode(st: Status, ref: string): ConfigNode | undefined {
+  const nodes = st.config?.nodes ?? [];
+  const byId = nodes.find((n) => n.id === ref);
+  if (byId) return byId;
+  const m = /^(?:(\[[^\]]+\]|[^:]+):)?(\d+)$/.exec(ref);
+  if (!m) return undefined;
+  const port = Number(m[2]);
+  const host = (m[1] ?? '127.0.0.1').replace(/^\[(.*)\]$/, '$1');
+  const local = (h: string) => h === '127.0.0.1' || h === 'localhost' || h === '::1';
+  return nodes.find((n) => n.address?.port === port && (n.address.host === host || (local(n.address.host) && local(host))));
+}
+
+async function addNode(controllers: ControlClients, ref: string, replicaOf: string | undefined, rebalance: boolean): Promise<void> {
+  if (!/^(?:(\[[^\]]+\]|[^:]+):)?\d+$/.test(ref)) throw new Error(`expected HOST:PORT, got '${ref}'`);
+  const t0 = Date.now();
+  let st = await controllers.any<Status>('status', {}, 3000);
+  let n = findNode(st, ref);
+  if (!n) process.stdout.write(`waiting for ${ref} to register (start it with --controllers ... --cluster-enabled yes)\n`);
+  while (!n) {
+    if (Date.now() - t0 > STALL_MS) throw new Error(`${ref} did not register within ${STALL_MS / 1000} s; re-run once it runs`);
+    await new Promise((r) => setTimeout(r, 200));
+    st = await controllers.any<Status>('status', {}, 3000);
+    n = findNode(st, ref);
+  }
+  if (replicaOf !== undefined && (n.shard !== replicaOf || n.role !== 'replica')) {
+    throw new Error(`${n.id} registered as ${n.role} of ${n.shard}, not as a replica of ${replicaOf} (start it with --cluster-shard ${replicaOf} or --replicaof its primary)`);
+  }
+  process.stdout.write(`[OK] ${n.id} (${n.address?.host}:${n.address?.port}) is in the cluster: ${n.role} of ${n.shard}\n`);
+  if (!rebalance) return;
+  if (n.role !== 'primary') {
+    process.stdout.write(`${n.id} is a replica: nothing to rebalance\n`);
+    return;
+  }
+  await moveSlots(controllers, rebalancePlan(st, primaryShards(st)));
+}
+
+async function removeNode(controllers: ControlClients, ref: string): Promise<void> {
+  let st = await controllers.any<Status>('status', {}, 3000);
+  const n = findNode(st, ref);
+  if (!n) {
+    process.stdout.write(`[OK] ${ref} is not in the configuration (already removed)\n`);
+    return;
+  }
+  const shard = st.config?.shards.find((s) => s.id === n.shard);
+  if (shard !== undefined && shard.primary === n.id) {
+    if (shard.replicas.length > 0) throw new Error(`${n.id} is the primary of ${shard.id}, which has replicas (${shard.replicas.join(', ')}): remove them first, or fail over`);
+    if (slotsOf(st, shard.id).length > 0 || (st.config?.migrations ?? []).some((m) => m.toShard === shard.id)) {
+      const others = primaryShards(st).filter((s) => s !== shard.id);
+      if (others.length === 0) throw new Error(`${shard.id} is the only shard with a primary: its slots have nowhere to go`);
+      process.stdout.write(`moving the slots of ${shard.id} to ${others.join(', ')}\n`);
+      await moveSlots(controllers, rebalancePlan(st, others));
+      st = await controllers.any<Status>('status', {}, 3000);
+      const left = slotsOf(st, shard.id).length;
+      if (left > 0) throw new Error(`${shard.id} still holds ${left} slots; re-run to continue`);
+    }
+  }
+  const r = await controllers.any<controlPb.AdminReply>('removeNode', { nodeId: n.id }, 10000);
+  if (!r.ok) throw new Error(`removing ${n.id}: ${r.error}`);
+  process.stdout.write(`[OK] ${n.id} removed from ${n.shard} (epoch ${r.epoch}); stop its process now (a running node registers again)\n`);
+}
+
 /** "1,5-9" → [1, 5, 6, 7, 8, 9]. */
 function parseSlotList(s: string): number[] {
   const out = new Set<number>();
@@ -157,32 +256,48 @@ export async function runCluster(args: string[]): Promise<number> {
     process.stdout.write(CLUSTER_USAGE);
     return verb === undefined ? 1 : 0;
   }
-  if (verb !== 'create' && verb !== 'reshard' && verb !== 'rebalance' && verb !== 'check') {
+  if (!['create', 'reshard', 'rebalance', 'check', 'add-node', 'remove-node'].includes(verb)) {
     process.stderr.write(`sonic cluster: unknown verb '${verb}' (see sonic cluster --help)\n`);
     return 1;
   }
   let list = process.env.SONIC_CONTROLLERS ?? '127.0.0.1:26379';
   let only: string[] | null = null;
   const opt = new Map<string, string>();
+  const positional: string[] = [];
+  let rebalance = false;
   for (let i = 0; i < rest.length; i++) {
     const a = rest[i]!;
     if (a === '--help' || a === '-h') {
       process.stdout.write(CLUSTER_USAGE);
       return 0;
     }
-    if (['--controllers', '--shards', '--from', '--to', '--slots', '--slot-list'].includes(a) && i + 1 < rest.length) {
+    if (a === '--rebalance' && verb === 'add-node') rebalance = true;
+    else if (['--controllers', '--shards', '--from', '--to', '--slots', '--slot-list', '--replica-of'].includes(a) && i + 1 < rest.length) {
       const v = rest[++i]!;
       if (a === '--controllers') list = v;
       else if (a === '--shards') only = v.split(',').filter(Boolean);
       else opt.set(a.slice(2), v);
-    } else {
+    } else if ((verb === 'add-node' || verb === 'remove-node') && !a.startsWith('-') && positional.length === 0) positional.push(a);
+    else {
       process.stderr.write(`sonic cluster ${verb}: unexpected argument '${a}'\n`);
       return 1;
     }
   }
+  if ((verb === 'add-node' || verb === 'remove-node') && positional.length === 0) {
+    process.stderr.write(`sonic cluster ${verb}: missing ${verb === 'add-node' ? 'HOST:PORT' : 'NODE-ID or HOST:PORT'} (see sonic cluster --help)\n`);
+    return 1;
+  }
   const controllers = new ControlClients(parseControllers(list));
   if (verb !== 'create') {
     try {
+      if (verb === 'add-node') {
+        await addNode(controllers, positional[0]!, opt.get('replica-of'), rebalance);
+        return 0;
+      }
+      if (verb === 'remove-node') {
+        await removeNode(controllers, positional[0]!);
+        return 0;
+      }
       const st = await controllers.any<Status>('status', {}, 3000);
       const known = (st.config?.shards ?? []).map((s) => s.id);
       if (verb === 'check') {
@@ -208,17 +323,11 @@ export async function runCluster(args: string[]): Promise<number> {
           moves = want.map((slot) => ({ slot, to }));
         } else moves = owned.slice(-n).map((slot) => ({ slot, to }));
       } else {
-        const shards = only ?? (st.config?.shards ?? []).filter((s) => s.primary !== '').map((s) => s.id);
+        const shards = only ?? primaryShards(st);
         for (const s of shards) if (!known.includes(s)) throw new Error(`unknown shard ${s}`);
         moves = rebalancePlan(st, shards);
       }
-      if (moves.length === 0) {
-        process.stdout.write('nothing to move\n');
-        return 0;
-      }
-      process.stdout.write(`moving ${moves.length} slots\n`);
-      await runMoves(controllers, moves);
-      process.stdout.write(`[OK] ${moves.length} slots moved\n`);
+      await moveSlots(controllers, moves);
       return 0;
     } catch (e) {
       const msg = (e as { details?: string }).details || (e as Error).message;

@@ -12,7 +12,7 @@ Commands:
   controller  start a controller (Raft group member: configuration, failover, Sentinel protocol)
   status      print the cluster configuration (shards, nodes, roles, offsets, health, epoch)
   failover    ask the controllers for a manual failover of a shard
-  cluster     cluster admin: create, reshard, rebalance, check
+  cluster     cluster admin: create, reshard, rebalance, check, add-node, remove-node
   check-rdb   check an RDB file (as redis-check-rdb)
   check-aof   check (and with --fix, repair) an AOF (as redis-check-aof)
   help        show this help

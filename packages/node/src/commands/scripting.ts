@@ -1,12 +1,9 @@
 import type { HandlerMap } from './types.js';
 import type { Client } from '../server/client.js';
 import { scriptingFor, parseShebang } from '../scripting/engine.js';
-import { RdbWriter, RdbReader, RDB_VERSION } from '../persistence/rdb-value.js';
-import { crc64Init, crc64Update, writeCrc64LE } from '../persistence/crc64.js';
+import { RdbWriter, RdbReader, RdbOpcode, sealDumpPayload, verifyDumpPayload } from '../persistence/rdb-value.js';
 import { globToRegExp } from '../engine/glob.js';
 
-/** RDB_OPCODE_FUNCTION2: one library's code in a FUNCTION DUMP payload (and in an RDB file). */
-const OPCODE_FUNCTION2 = 245;
 
 /** Reads numkeys (argv[2]) and splits keys and arguments; null after an error reply. */
 function keysAndArgs(c: Client, argv: string[]): { keys: string[]; args: string[] } | null {
@@ -148,32 +145,21 @@ function flushMode(c: Client, argv: string[]): boolean {
 export function dumpLibraries(codes: string[]): Buffer {
   const w = new RdbWriter(256, false);
   for (const code of codes) {
-    w.byte(OPCODE_FUNCTION2);
+    w.byte(RdbOpcode.FUNCTION2);
     w.string(code);
   }
-  w.byte(RDB_VERSION & 0xff);
-  w.byte((RDB_VERSION >> 8) & 0xff);
-  const body = w.toBuffer();
-  const out = Buffer.allocUnsafe(body.length + 8);
-  body.copy(out, 0);
-  writeCrc64LE(crc64Update(crc64Init(), body), out, body.length);
-  return out;
+  return sealDumpPayload(w);
 }
 
 /** The library codes of a FUNCTION DUMP payload, or null when its footer or body is wrong. */
 export function parseLibraryDump(p: Buffer): string[] | null {
-  if (p.length < 10) return null;
-  const footer = p.length - 10;
-  const ver = p[footer]! | (p[footer + 1]! << 8);
-  if (ver > 11) return null;
-  const crc = Buffer.allocUnsafe(8);
-  writeCrc64LE(crc64Update(crc64Init(), p, 0, p.length - 8), crc, 0);
-  if (!crc.equals(p.subarray(p.length - 8))) return null;
-  const r = new RdbReader(p, footer);
+  // Redis 7.2 writes version 11 payloads; their library encoding is the same.
+  if (!verifyDumpPayload(p, 11)) return null;
+  const r = new RdbReader(p, p.length - 10);
   const codes: string[] = [];
   try {
     while (r.remaining > 0) {
-      if (r.byte() !== OPCODE_FUNCTION2) return null;
+      if (r.byte() !== RdbOpcode.FUNCTION2) return null;
       codes.push(r.stringBuf().toString('latin1'));
     }
   } catch {

@@ -14,22 +14,10 @@
  * about to change into its database out of walk order.
  */
 import type { Value } from '../engine/values.js';
-import { RDB_VERSION, RdbFormatError, RdbReader, RdbType, RdbWriter, rdbTypeOf } from './rdb-value.js';
+import { RDB_VERSION, RdbFormatError, RdbOpcode, RdbReader, RdbType, RdbWriter, rdbTypeOf } from './rdb-value.js';
 import { crc64Init, crc64Update, writeCrc64LE, type Crc64State } from './crc64.js';
 
-export const RdbOpcode = {
-  FUNCTION2: 0xf5,
-  FUNCTION_PRE_GA: 0xf6,
-  MODULE_AUX: 0xf7,
-  IDLE: 0xf8,
-  FREQ: 0xf9,
-  AUX: 0xfa,
-  RESIZEDB: 0xfb,
-  EXPIRETIME_MS: 0xfc,
-  EXPIRETIME: 0xfd,
-  SELECTDB: 0xfe,
-  EOF: 0xff,
-} as const;
+export { RdbOpcode };
 
 /** The newest RDB version the loader accepts (Redis 7.2 writes 11; its new types are refused one by one). */
 export const RDB_LOAD_MAX_VERSION = 11;

@@ -46,10 +46,10 @@ export const RdbType = {
   STREAM_LISTPACKS_2: 19,
 } as const;
 
-/** RDB file opcodes (for the snapshot layer built on this one). */
+/** RDB file opcodes (for the file layer built on this one, and FUNCTION DUMP payloads). */
 export const RdbOpcode = {
   FUNCTION2: 0xf5,
-  FUNCTION: 0xf6,
+  FUNCTION_PRE_GA: 0xf6,
   MODULE_AUX: 0xf7,
   IDLE: 0xf8,
   FREQ: 0xf9,
@@ -706,6 +706,11 @@ export function zipmapEntries(zm: Buffer): string[] {
 export function createDumpPayload(v: Value): Buffer {
   const w = new RdbWriter();
   w.value(v);
+  return sealDumpPayload(w);
+}
+
+/** Ends a DUMP-format payload (a value, or FUNCTION DUMP's libraries): RDB version, then CRC-64 of it all. */
+export function sealDumpPayload(w: RdbWriter): Buffer {
   w.byte(RDB_VERSION & 0xff);
   w.byte((RDB_VERSION >> 8) & 0xff);
   const body = w.toBuffer();
@@ -716,11 +721,11 @@ export function createDumpPayload(v: Value): Buffer {
 }
 
 /** True when a payload's footer is sound: an RDB version we read, and a matching CRC-64. */
-export function verifyDumpPayload(p: Buffer): boolean {
+export function verifyDumpPayload(p: Buffer, maxVersion = RDB_VERSION): boolean {
   if (p.length < 10) return false;
   const footer = p.length - 10;
   const ver = p[footer]! | (p[footer + 1]! << 8);
-  if (ver > RDB_VERSION) return false;
+  if (ver > maxVersion) return false;
   const crc = Buffer.allocUnsafe(8);
   writeCrc64LE(crc64Update(crc64Init(), p, 0, p.length - 8), crc, 0);
   return crc.equals(p.subarray(p.length - 8));

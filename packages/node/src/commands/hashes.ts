@@ -1,6 +1,6 @@
 import { Err, Proto } from '@sonic/protocol';
 import type { Client } from '../server/client.js';
-import { Kind, parseFloatArg, parseInteger, LLONG_MAX, LLONG_MIN, type Value } from '../engine/values.js';
+import { Kind, addInt64, parseFloatArg, parseInteger, LLONG_MIN, type Value } from '../engine/values.js';
 import { HashValue } from '../engine/hash.js';
 import { globToRegExp } from '../engine/glob.js';
 import { parseScanCursor } from '../engine/scan.js';
@@ -258,16 +258,10 @@ function hincrbyCommand(c: Client, argv: string[]): void {
     }
     cur = p;
   }
-  let next: number | bigint;
-  if (typeof cur === 'number' && typeof by === 'number' && Number.isSafeInteger(cur + by)) {
-    next = cur + by;
-  } else {
-    const big = BigInt(cur) + BigInt(by);
-    if (big > LLONG_MAX || big < LLONG_MIN) {
-      c.reply.error(Err.overflow);
-      return;
-    }
-    next = big;
+  const next = addInt64(cur, by);
+  if (next === null) {
+    c.reply.error(Err.overflow);
+    return;
   }
   storeField(c, key, h, field, String(next));
   c.reply.int(next);

@@ -1,6 +1,6 @@
 import { Err } from '@sonic/protocol';
 import type { Client } from '../server/client.js';
-import { parseFloatArg, parseInteger, LLONG_MAX, LLONG_MIN } from '../engine/values.js';
+import { addInt64, parseFloatArg, parseInteger, LLONG_MIN } from '../engine/values.js';
 import type { Db } from '../engine/keyspace.js';
 import type { HandlerMap } from './types.js';
 
@@ -325,16 +325,10 @@ function incrBy(c: Client, key: string, by: number | bigint): void {
     }
     cur = p;
   }
-  let next: number | bigint;
-  if (typeof cur === 'number' && typeof by === 'number' && Number.isSafeInteger(cur + by)) {
-    next = cur + by;
-  } else {
-    const big = BigInt(cur) + BigInt(by);
-    if (big > LLONG_MAX || big < LLONG_MIN) {
-      c.reply.error(Err.overflow);
-      return;
-    }
-    next = big;
+  const next = addInt64(cur, by);
+  if (next === null) {
+    c.reply.error(Err.overflow);
+    return;
   }
   const s = String(next);
   const db = c.db;

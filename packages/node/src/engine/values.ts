@@ -61,6 +61,16 @@ export function parseInteger(s: string): number | bigint | null {
   return b;
 }
 
+/**
+ * cur + by as Redis's 64-bit signed integers (INCRBY, HINCRBY): a number while the result
+ * is a safe JS integer, a bigint past that, null when it overflows LLONG range.
+ */
+export function addInt64(cur: number | bigint, by: number | bigint): number | bigint | null {
+  if (typeof cur === 'number' && typeof by === 'number' && Number.isSafeInteger(cur + by)) return cur + by;
+  const big = BigInt(cur) + BigInt(by);
+  return big > LLONG_MAX || big < LLONG_MIN ? null : big;
+}
+
 /** parseInteger restricted to safe JS integers (counts, indices, timeouts). */
 export function parseSafeInt(s: string): number | null {
   const v = parseInteger(s);

@@ -59,7 +59,7 @@ describe('command line', () => {
   it('--check-config accepts a good configuration without starting', () => {
     const r = sonic(['node', '--check-config', '--maxmemory', '256mb', '--save', '900 1 300 10']);
     expect(r.status).toBe(0);
-    expect(r.stdout).toMatch(/configuration OK/);
+    expect(r.stdout.trim()).toBe('ok');
   });
 });
 

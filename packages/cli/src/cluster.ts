@@ -49,6 +49,7 @@ export const CLUSTER_USAGE = `Usage: sonic cluster create [--shards SHARD,...] [
   --shards LIST        the shards to spread the slots over, in order
   --replica-of SHARD   add-node: the node must be a replica of SHARD
   --rebalance          add-node: rebalance the slots onto the new primary
+  --check-config       validate the arguments, print ok and exit
 `;
 
 /** Slots moved per round of migrations (each round is one Migrate per target shard). */
@@ -265,6 +266,7 @@ export async function runCluster(args: string[]): Promise<number> {
   const opt = new Map<string, string>();
   const positional: string[] = [];
   let rebalance = false;
+  let check = false;
   for (let i = 0; i < rest.length; i++) {
     const a = rest[i]!;
     if (a === '--help' || a === '-h') {
@@ -272,6 +274,7 @@ export async function runCluster(args: string[]): Promise<number> {
       return 0;
     }
     if (a === '--rebalance' && verb === 'add-node') rebalance = true;
+    else if (a === '--check-config') check = true;
     else if (['--controllers', '--shards', '--from', '--to', '--slots', '--slot-list', '--replica-of'].includes(a) && i + 1 < rest.length) {
       const v = rest[++i]!;
       if (a === '--controllers') list = v;
@@ -286,6 +289,11 @@ export async function runCluster(args: string[]): Promise<number> {
   if ((verb === 'add-node' || verb === 'remove-node') && positional.length === 0) {
     process.stderr.write(`sonic cluster ${verb}: missing ${verb === 'add-node' ? 'HOST:PORT' : 'NODE-ID or HOST:PORT'} (see sonic cluster --help)\n`);
     return 1;
+  }
+  if (check) {
+    parseControllers(list); // throws the one-line reason
+    process.stdout.write('ok\n');
+    return 0;
   }
   const controllers = new ControlClients(parseControllers(list));
   if (verb !== 'create') {

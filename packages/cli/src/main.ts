@@ -2,6 +2,7 @@
 import { runNode, ConfigError, checkRdbMain, checkAofMain } from '@sonic/node';
 import { runController, runAdmin, ControllerConfigError } from '@sonic/controller';
 import { runCluster } from './cluster.js';
+import { runPing } from './ping.js';
 
 const USAGE = `Usage: sonic <command> [options]
 
@@ -13,6 +14,7 @@ Commands:
   status      print the cluster configuration (shards, nodes, roles, offsets, health, epoch)
   failover    ask the controllers for a manual failover of a shard
   cluster     cluster admin: create, reshard, rebalance, check, add-node, remove-node
+  ping        PING a node, router or controller (health checks)
   check-rdb   check an RDB file (as redis-check-rdb)
   check-aof   check (and with --fix, repair) an AOF (as redis-check-aof)
   help        show this help
@@ -40,6 +42,8 @@ async function main(argv: string[]): Promise<number> {
       return runAdmin('failover', rest);
     case 'cluster':
       return runCluster(rest);
+    case 'ping':
+      return runPing(rest);
     case 'check-rdb':
       return checkRdbMain(rest);
     case 'check-aof':

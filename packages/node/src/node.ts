@@ -1,8 +1,11 @@
+import { statSync } from 'node:fs';
 import { pino, type Logger } from 'pino';
+import { parseControllers } from '@sonic/controller';
 import { Config, ConfigError } from './config/config.js';
 import { SETTINGS } from './config/settings.js';
 import { Server } from './server/server.js';
-import { Replication } from './replication/replication.js';
+import { Replication, parseHostPort } from './replication/replication.js';
+import { busPortFor } from './replication/bus.js';
 import { ClusterAgent } from './cluster/agent.js';
 import { tableMismatches } from './commands/index.js';
 import { SONIC_VERSION } from './commands/connection.js';
@@ -56,6 +59,35 @@ export function createLogger(config: Config): Logger {
   return pino({ level, base: { pid: process.pid, component: 'node' } }, dest);
 }
 
+/**
+ * What `--check-config` adds to parsing: the checks a start makes later (the data
+ * directory, the replicaof and controllers addresses, the bus port), without binding a
+ * port or touching the data. Throws ConfigError with the one-line reason.
+ */
+export function checkStartable(config: Config): void {
+  const dir = config.get('dir');
+  if (dir !== '') {
+    let isDir = false;
+    try {
+      isDir = statSync(dir).isDirectory();
+    } catch (err) {
+      throw new ConfigError(`cannot use dir ${dir}: ${(err as NodeJS.ErrnoException).code}`);
+    }
+    if (!isDir) throw new ConfigError(`cannot use dir ${dir}: ENOTDIR`);
+  }
+  const ro = config.get('replicaof').trim();
+  if (ro !== '' && ro.toLowerCase() !== 'no one' && parseHostPort(ro) === null) throw new ConfigError(`replicaof: expected "host port" or "host:port[@busport]", not '${ro}'`);
+  if (config.get('controllers').trim() !== '') {
+    try {
+      parseControllers(config.get('controllers'));
+    } catch (err) {
+      throw new ConfigError(`controllers: ${(err as Error).message}`);
+    }
+  }
+  const bus = busPortFor(config, config.int('port'));
+  if (bus > 65535) throw new ConfigError(`the bus port (port + 10000 = ${bus}) is above 65535: choose a lower --port or set --bus-port`);
+}
+
 /** `sonic node`: starts a node; resolves once it listens. */
 export async function runNode(args: string[]): Promise<Server | null> {
   if (args.includes('--help') || args.includes('-h')) {
@@ -69,7 +101,8 @@ export async function runNode(args: string[]): Promise<Server | null> {
   );
   if (rest.length > 0) throw new ConfigError(`unknown argument '${rest[0]}' (see sonic node --help)`);
   if (check) {
-    process.stdout.write('configuration OK\n');
+    checkStartable(config);
+    process.stdout.write('ok\n');
     return null;
   }
   if (config.get('dir') !== '') {

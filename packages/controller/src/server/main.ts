@@ -1,5 +1,6 @@
 /** `sonic controller`: flags, logger, storage, and the controller's life cycle. */
-import { mkdirSync } from 'node:fs';
+import { mkdirSync, statSync } from 'node:fs';
+import { dirname, resolve } from 'node:path';
 import * as grpc from '@grpc/grpc-js';
 import { pino, type Logger } from 'pino';
 import { Controller, type ControllerOptions, type RaftStorage } from './controller.js';
@@ -30,6 +31,7 @@ Options:
   --tick-ms MS                     Raft clock tick [50]
   --election-ticks N               ticks without a leader before an election [10]
   --loglevel debug|info|warn|error [info] (or SONIC_LOG_LEVEL)
+  --check-config                   validate the options, print ok and exit
   --help                           show this help
 `;
 
@@ -127,13 +129,42 @@ export function parseControllerArgs(args: string[], env: NodeJS.ProcessEnv): Con
   };
 }
 
-/** `sonic controller`: resolves with the running controller (null for --help). */
+/**
+ * What `--check-config` adds to parsing, without creating the directory or binding:
+ * --dir is a directory (or can be made under an existing one), and the ports differ.
+ */
+export function checkControllerStartable(opts: ControllerOptions & { metricsPort: number }): void {
+  let d = resolve(opts.dir);
+  for (;;) {
+    try {
+      if (!statSync(d).isDirectory()) throw new ControllerConfigError(`cannot use --dir ${opts.dir}: ${d} is not a directory`);
+      break;
+    } catch (e) {
+      if (e instanceof ControllerConfigError) throw e;
+      if (dirname(d) === d) throw new ControllerConfigError(`cannot use --dir ${opts.dir}: ${(e as NodeJS.ErrnoException).code}`);
+      d = dirname(d); // made at start (mkdir -p)
+    }
+  }
+  const ports = [opts.port, opts.busPort, opts.metricsPort].filter((p) => p > 0);
+  if (new Set(ports).size !== ports.length) throw new ControllerConfigError(`--port ${opts.port}, the bus port ${opts.busPort} and --metrics-port ${opts.metricsPort} must differ`);
+}
+
+/** `sonic controller`: resolves with the running controller (null for --help and --check-config). */
 export async function runController(args: string[]): Promise<Controller | null> {
   if (args.includes('--help') || args.includes('-h')) {
     process.stdout.write(CONTROLLER_USAGE);
     return null;
   }
-  const opts = parseControllerArgs(args, process.env);
+  const check = args.includes('--check-config');
+  const opts = parseControllerArgs(
+    args.filter((a) => a !== '--check-config'),
+    process.env,
+  );
+  if (check) {
+    checkControllerStartable(opts);
+    process.stdout.write('ok\n');
+    return null;
+  }
   try {
     mkdirSync(opts.dir, { recursive: true });
   } catch (e) {

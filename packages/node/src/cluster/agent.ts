@@ -149,7 +149,9 @@ export class ClusterAgent {
   private announce(): controlPb.Address {
     const cfg = this.server.config;
     const binds = cfg.get('bind').split(/\s+/).filter((b) => b && !b.startsWith('-') && b !== '*' && b !== '0.0.0.0' && b !== '::');
-    const host = cfg.get('cluster-announce-ip') || cfg.get('replica-announce-ip') || binds[0] || '127.0.0.1';
+    // A DNS name (a container's service name, a StatefulSet pod's stable name) comes first:
+    // the node keeps its identity when it is rescheduled with another IP (deploy/).
+    const host = cfg.get('cluster-announce-hostname') || cfg.get('cluster-announce-ip') || cfg.get('replica-announce-ip') || binds[0] || '127.0.0.1';
     const port = cfg.int('cluster-announce-port') || cfg.int('replica-announce-port') || this.server.port;
     const bus = cfg.int('cluster-announce-bus-port') || busPortFor(cfg, this.server.port);
     return { host, port, busPort: bus };

@@ -131,7 +131,7 @@ async function runMoves(controllers: ControlClients, moves: { slot: number; to: 
 }
 
 /** Runs the moves with progress (the one slot-moving path of reshard, rebalance, add-node, remove-node). */
-async function moveSlots(controllers: ControlClients, moves: { slot: number; to: string }[]): Promise<void> {
+export async function moveSlots(controllers: ControlClients, moves: { slot: number; to: string }[]): Promise<void> {
   if (moves.length === 0) {
     process.stdout.write('nothing to move\n');
     return;
@@ -142,7 +142,7 @@ async function moveSlots(controllers: ControlClients, moves: { slot: number; to:
 }
 
 /** The shards with a primary, in configuration order (rebalance's default set). */
-function primaryShards(st: Status): string[] {
+export function primaryShards(st: Status): string[] {
   return (st.config?.shards ?? []).filter((s) => s.primary !== '').map((s) => s.id);
 }
 

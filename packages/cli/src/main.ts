@@ -2,6 +2,7 @@
 import { runNode, ConfigError, checkRdbMain, checkAofMain } from '@sonic/node';
 import { runController, runAdmin, ControllerConfigError } from '@sonic/controller';
 import { runCluster } from './cluster.js';
+import { runDrill } from './drill.js';
 import { runPing } from './ping.js';
 
 const USAGE = `Usage: sonic <command> [options]
@@ -14,6 +15,7 @@ Commands:
   status      print the cluster configuration (shards, nodes, roles, offsets, health, epoch)
   failover    ask the controllers for a manual failover of a shard
   cluster     cluster admin: create, reshard, rebalance, check, add-node, remove-node
+  drill       failover and reshard drills under a workload, with a report of what clients lost
   ping        PING a node, router or controller (health checks)
   check-rdb   check an RDB file (as redis-check-rdb)
   check-aof   check (and with --fix, repair) an AOF (as redis-check-aof)
@@ -42,6 +44,8 @@ async function main(argv: string[]): Promise<number> {
       return runAdmin('failover', rest);
     case 'cluster':
       return runCluster(rest);
+    case 'drill':
+      return runDrill(rest);
     case 'ping':
       return runPing(rest);
     case 'check-rdb':

@@ -84,7 +84,7 @@ function track(child) {
  * A started server: `name`, `port`, `pid`, `proc`, `stop()` (SIGTERM, then SIGKILL
  * after a grace period), `exited` (a promise of the exit code).
  */
-async function startServer(name, cmd, args, port, opts) {
+export async function startServer(name, cmd, args, port, opts = {}) {
   const dir = opts.dir ?? mkdtempSync(join(tmpdir(), `bench-${name}-`));
   if (opts.dir === undefined && !opts.keepDir) scratchDirs.add(dir);
   const logPath = join(dir, `${name}.log`);

@@ -328,6 +328,29 @@ export class ClusterSlots {
     return spec === MOVE || spec === COPY ? dbOnly(spec, argv) : null;
   }
 
+  /**
+   * A command a script runs on behalf of client `c` (Redis's scriptVerifyClusterState):
+   * the slot of its keys (-1 when it has none), or the error for the script when a key is
+   * in a slot this node does not serve now, its keys span slots, or the cluster is down.
+   * A script cannot be redirected or held, so a write to a slot whose move is being
+   * committed is refused too.
+   */
+  scriptAccess(c: Client, spec: CommandSpec, argv: string[]): number | string {
+    if (spec.keySpecs.length === 0) return -1;
+    const keys = keyPositions(spec, argv);
+    if (keys.length === 0) return -1;
+    const slot = keyHashSlot(argv[keys[0]!]!);
+    const t = this.topology;
+    let err: string | null = null;
+    for (let i = 1; i < keys.length; i++) if (keyHashSlot(argv[keys[i]!]!) !== slot) err = Err.crossSlot;
+    if (err === null && this.heldCount > 0 && this.held[slot] === 1 && !spec.isReadonly) err = HOLD;
+    if (err === null) err = this.route(c, t, slot, spec.isWrite, false, false, () => keys.map((i) => argv[i]!));
+    if (err === null) return slot;
+    if (err === CLUSTER_DOWN) return 'Script attempted to execute a command while the cluster is down';
+    if (err === CLUSTER_DOWN_RO) return 'Script attempted to execute a write command while the cluster is down and readonly';
+    return 'Script attempted to access a non local key in a cluster node';
+  }
+
   /** EXEC: the queued commands' keys together (each was checked when it was queued). */
   private admitExec(c: Client, asking: boolean): string | null {
     const queued = c.multi!;

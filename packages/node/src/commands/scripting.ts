@@ -33,7 +33,7 @@ function evalCommand(c: Client, argv: string[], readOnly: boolean): void {
     c.reply.error(loaded.error);
     return;
   }
-  eng.run(c, 'scripts', loaded.sha, ka.keys, ka.args, readOnly);
+  eng.run(c, 'scripts', loaded.sha, ka.keys, ka.args, readOnly, loaded.flags);
 }
 
 function evalshaCommand(c: Client, argv: string[], readOnly: boolean): void {
@@ -41,7 +41,8 @@ function evalshaCommand(c: Client, argv: string[], readOnly: boolean): void {
   if (ka === null) return;
   const eng = scriptingFor(c.server);
   const sha = argv[1]!.toLowerCase();
-  if (sha.length !== 40 || !eng.scripts.has(sha) || !eng.run(c, 'scripts', sha, ka.keys, ka.args, readOnly)) {
+  const cached = sha.length === 40 ? eng.scripts.get(sha) : undefined;
+  if (cached === undefined || !eng.run(c, 'scripts', sha, ka.keys, ka.args, readOnly, cached.flags)) {
     c.reply.error('NOSCRIPT No matching script. Please use EVAL.');
   }
 }
@@ -56,12 +57,7 @@ function fcallCommand(c: Client, argv: string[], ro: boolean): void {
     c.reply.error('ERR Function not found');
     return;
   }
-  const noWrites = fn.flags.includes('no-writes');
-  if (ro && !noWrites) {
-    c.reply.error('ERR Can not execute a script with write flag using *_ro command.');
-    return;
-  }
-  eng.run(c, 'functions', fn.name, ka.keys, ka.args, ro || noWrites);
+  eng.run(c, 'functions', fn.name, ka.keys, ka.args, ro, fn.bits);
 }
 
 const SCRIPT_HELP = [

@@ -25,8 +25,24 @@ export interface WriteHooks {
   beforeFlush(db: Db): void;
 }
 
-/** A listener of the propagation stream: every change, as the command that reproduces it. */
-export type PropagationListener = (db: number, argv: readonly string[]) => void;
+/** Where a change goes (redis.set_repl's flags): the AOF, the replicas, or both. */
+export const PROPAGATE_AOF = 1;
+export const PROPAGATE_REPL = 2;
+export const PROPAGATE_ALL = 3;
+
+/**
+ * A listener of the propagation stream: every change, as the command that reproduces it,
+ * with where it goes (PROPAGATE_*: the AOF skips changes without PROPAGATE_AOF, replication
+ * those without PROPAGATE_REPL).
+ */
+export type PropagationListener = (db: number, argv: readonly string[], targets: number) => void;
+
+/** A change held while a script runs (Keyspace.capture). */
+export interface CapturedOp {
+  db: number;
+  argv: readonly string[];
+  targets: number;
+}
 
 /** What the memory model charges per key for the per-slot index: a Set entry (measured: 28 B with 1M keys). */
 export const SLOT_INDEX_ENTRY = 28;
@@ -116,7 +132,7 @@ export class Db {
   /** True if the key is logically expired (ignoring whether it was deleted yet). */
   private isExpired(key: string): boolean {
     const when = this.expires.get(key);
-    return when !== undefined && when <= this.ks.env.now();
+    return when !== undefined && when <= this.ks.expiryNow();
   }
 
   /**
@@ -127,7 +143,7 @@ export class Db {
   expireIfNeeded(key: string): boolean {
     if (this.expires.size === 0) return false;
     const when = this.expires.get(key);
-    if (when === undefined || when > this.ks.env.now()) return false;
+    if (when === undefined || when > this.ks.expiryNow()) return false;
     // A replica's primary stream sees expired keys as present (its DEL removes them).
     if (!this.ks.expireKeys) return !this.ks.replayingPrimary;
     this.deleteExpired(key);
@@ -144,7 +160,8 @@ export class Db {
     if (this.expires.delete(key)) this.used -= EXPIRE_ENTRY;
     this.ks.stats.expiredKeys++;
     this.touchWatchers(key);
-    this.ks.propagate(this.id, ['DEL', key]);
+    // Everywhere, whatever a script's redis.set_repl says (as Redis propagates deletions).
+    this.ks.propagate(this.id, ['DEL', key], PROPAGATE_ALL);
   }
 
   /**
@@ -559,9 +576,29 @@ export class Keyspace {
     return total;
   }
 
+  /**
+   * While a script runs: its changes, held until it ends and then emitted together
+   * (wrapped in MULTI/EXEC when more than one), as Redis 7 propagates a script's effects.
+   */
+  capture: CapturedOp[] | null = null;
+  /** Where captured changes go unless the caller says (the script's redis.set_repl). */
+  captureTargets = PROPAGATE_ALL;
+  /** While a script runs: the time keys expire by (its start, as Redis freezes it); -1 otherwise. */
+  frozenNow = -1;
+
+  /** The time expiry checks use: a running script's start time, else now. */
+  expiryNow(): number {
+    return this.frozenNow >= 0 ? this.frozenNow : this.env.now();
+  }
+
   /** Emits a change to the propagation stream (replication, AOF, ...). */
-  propagate(db: number, argv: readonly string[]): void {
-    for (let i = 0; i < this.listeners.length; i++) this.listeners[i]!(db, argv);
+  propagate(db: number, argv: readonly string[], targets?: number): void {
+    if (this.capture !== null) {
+      this.capture.push({ db, argv, targets: targets ?? this.captureTargets });
+      return;
+    }
+    const t = targets ?? PROPAGATE_ALL;
+    for (let i = 0; i < this.listeners.length; i++) this.listeners[i]!(db, argv, t);
   }
 
   signalReady(db: Db, key: string): void {

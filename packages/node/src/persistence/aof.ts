@@ -20,7 +20,7 @@
 import * as fs from 'node:fs';
 import { join } from 'node:path';
 import type { Logger } from 'pino';
-import type { Keyspace } from '../engine/keyspace.js';
+import { PROPAGATE_AOF, type Keyspace } from '../engine/keyspace.js';
 import { startSnapshot, saveSnapshotSync, type SnapshotHandle } from './snapshot.js';
 import { RdbFileLoader } from './rdb-file.js';
 
@@ -335,7 +335,10 @@ export class Aof {
   }
 
   private subscribe(): void {
-    this.unsubscribe = this.host.ks.onPropagate((db, argv) => this.append(db, argv));
+    // A script's redis.set_repl may keep a change out of the AOF.
+    this.unsubscribe = this.host.ks.onPropagate((db, argv, targets) => {
+      if ((targets & PROPAGATE_AOF) !== 0) this.append(db, argv);
+    });
   }
 
   private openIncr(name: string): void {

@@ -16,6 +16,7 @@ import { randomBytes } from 'node:crypto';
 import type { Logger } from 'pino';
 import type { CommandSpec } from '@sonic/protocol';
 import type { Server } from '../server/server.js';
+import { PROPAGATE_REPL } from '../engine/keyspace.js';
 import { Client } from '../server/client.js';
 import type { ReplSaveInfo } from '../persistence/manager.js';
 import { Backlog, encodeArgv } from './backlog.js';
@@ -87,7 +88,10 @@ export class Replication {
   ) {
     this.server.replId = this.replid;
     this.bus = new BusServer(this, log);
-    server.keyspace.onPropagate((db, argv) => this.onPropagate(db, argv));
+    server.keyspace.onPropagate((db, argv, targets) => {
+      // A script's redis.set_repl may keep a change from the replicas.
+      if ((targets & PROPAGATE_REPL) !== 0) this.onPropagate(db, argv);
+    });
     server.config.onChange((name) => {
       if (name === 'repl-backlog-size' && this.backlog) this.backlog.resize(server.config.int('repl-backlog-size'));
     });

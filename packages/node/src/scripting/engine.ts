@@ -1,8 +1,8 @@
 import { createHash } from 'node:crypto';
-import { lookupCommand, lookupSubcommand, type Sink } from '@sonic/protocol';
+import { COMMANDS, keyHashSlot, lookupCommand, lookupSubcommand, type CommandSpec, type Sink } from '@sonic/protocol';
 import type { Server } from '../server/server.js';
 import { Client } from '../server/client.js';
-import type { Db } from '../engine/keyspace.js';
+import { PROPAGATE_ALL, type CapturedOp, type Db } from '../engine/keyspace.js';
 import { loadLua, type LuaAddon, type VmHandle } from './lua.js';
 
 /**
@@ -13,12 +13,76 @@ import { loadLua, type LuaAddon, type VmHandle } from './lua.js';
  * command would from a connection. A script that runs past busy-reply-threshold yields
  * (see native/sonic_lua.c) and the server answers other clients BUSY until it ends or
  * SCRIPT KILL / FUNCTION KILL stops it.
+ *
+ * Like Redis 7, a script runs with the time frozen at its start for key expiry, its
+ * effects (filtered by redis.set_repl) are held and propagated together when it ends
+ * (MULTI/EXEC around them when more than one), and its declared flags (an EVAL script's
+ * `#!lua flags=...` line, a function's `flags`) decide where and how it may run.
  */
+
+/** Script flags: an EVAL script's `#!lua flags=...`, a function's `flags`. */
+export const ScriptFlag = {
+  NoWrites: 1,
+  AllowOom: 2,
+  AllowStale: 4,
+  NoCluster: 8,
+  AllowCrossSlot: 16,
+  /** An EVAL script without a shebang line: the pre-7.0 rules. */
+  EvalCompat: 32,
+} as const;
+
+const FLAG_NAMES = new Map<string, number>([
+  ['no-writes', ScriptFlag.NoWrites],
+  ['allow-oom', ScriptFlag.AllowOom],
+  ['allow-stale', ScriptFlag.AllowStale],
+  ['no-cluster', ScriptFlag.NoCluster],
+  ['allow-cross-slot-keys', ScriptFlag.AllowCrossSlot],
+]);
+
+export function flagBits(names: readonly string[]): number {
+  let f = 0;
+  for (const n of names) f |= FLAG_NAMES.get(n) ?? 0;
+  return f;
+}
+
+/**
+ * An EVAL script's flags from its shebang line (`#!lua flags=no-writes,allow-oom`), and
+ * the length of that line (the code compiled starts at its newline, so line numbers stay
+ * the user's). Without a shebang: EvalCompat.
+ */
+export function evalScriptFlags(body: string): { flags: number; shebangLen: number } | { error: string } {
+  if (!body.startsWith('#!')) return { flags: ScriptFlag.EvalCompat, shebangLen: 0 };
+  const eol = body.indexOf('\n');
+  if (eol < 0) return { error: 'ERR Invalid script shebang' };
+  const parts = body.slice(0, eol).split(/[ \t\r\v\f]+/).filter((p) => p !== '');
+  if (parts[0] !== '#!lua') return { error: `ERR Unexpected engine in script shebang: ${parts[0]}` };
+  let flags = 0;
+  for (const p of parts.slice(1)) {
+    if (!p.startsWith('flags=')) return { error: `ERR Unknown lua shebang option: ${p}` };
+    const list = p.slice(6);
+    if (list === '') continue;
+    for (const f of list.split(',')) {
+      const bit = FLAG_NAMES.get(f);
+      if (bit === undefined) return { error: `ERR Unexpected flag in script shebang: ${f}` };
+      flags |= bit;
+    }
+  }
+  return { flags, shebangLen: eol };
+}
 
 export interface LibraryFunction {
   name: string;
   description: string | null;
   flags: string[];
+  /** `flags` as ScriptFlag bits. */
+  bits: number;
+}
+
+/** A script in the EVAL cache. */
+export interface CachedScript {
+  body: string;
+  /** ScriptFlag bits (EvalCompat without a shebang). */
+  flags: number;
 }
 
 export interface Library {
@@ -35,14 +99,20 @@ export interface RunState {
   name: string;
   readOnly: boolean;
   db: Db;
-  /** MULTI was propagated before the first write; EXEC follows at the end. */
-  multi: boolean;
   wrote: boolean;
   startedAt: number;
   /** Yielded past the busy threshold: other clients get BUSY. */
   busy: boolean;
   killed: boolean;
   replFlags: number;
+  /** ScriptFlag bits the script declared. */
+  flags: number;
+  /** Cluster mode: the slot of the keys used so far (the declared ones first), -1 none yet. */
+  slot: number;
+  /** Used memory was over maxmemory when the script started. */
+  oomAtStart: boolean;
+  /** The effects so far, propagated when the script ends. */
+  ops: CapturedOp[];
 }
 
 const FUNCTION_FLAGS = new Set(['no-writes', 'allow-oom', 'allow-stale', 'no-cluster', 'allow-cross-slot-keys']);
@@ -58,6 +128,53 @@ class Collector implements Sink {
     this.chunks = [];
     return c.length === 1 ? c[0]! : Buffer.concat(c);
   }
+}
+
+/** EVAL, EVALSHA, FCALL and their _RO forms: their admission flags come from the script's. */
+export const SCRIPT_COMMAND_SPECS: ReadonlySet<CommandSpec> = new Set(['eval', 'eval_ro', 'evalsha', 'evalsha_ro', 'fcall', 'fcall_ro'].map((n) => COMMANDS.get(n)!));
+
+/** Copies of those specs with the flags a script declared: by spec, then by (write, denyoom, stale). */
+const flaggedSpecs = new Map<CommandSpec, CommandSpec[]>();
+
+/**
+ * The spec admission checks a script command by (Redis's evalGetCommandFlags and
+ * fcallGetCommandFlags): for a script that declared flags, write unless `no-writes`,
+ * denyoom unless `allow-oom` or `no-writes`, stale only with `allow-stale`, never
+ * may_replicate. A script without a shebang, or one not known yet, keeps the command's own.
+ */
+export function scriptCommandSpec(server: Server, spec: CommandSpec, argv: string[]): CommandSpec {
+  let flags: number | undefined;
+  const name = spec.name;
+  if (name === 'eval' || name === 'eval_ro') {
+    const body = argv[1]!;
+    if (!body.startsWith('#!')) return spec;
+    const meta = evalScriptFlags(body);
+    if ('error' in meta) return spec;
+    flags = meta.flags;
+  } else {
+    const eng = engines.get(server);
+    if (eng === undefined) return spec;
+    if (name === 'fcall' || name === 'fcall_ro') flags = eng.functions.get(argv[1]!)?.functions.get(argv[1]!)?.bits;
+    else flags = eng.scripts.get(argv[1]!.toLowerCase())?.flags;
+  }
+  if (flags === undefined || (flags & ScriptFlag.EvalCompat) !== 0) return spec;
+  const write = (flags & ScriptFlag.NoWrites) === 0;
+  const denyOom = (flags & (ScriptFlag.NoWrites | ScriptFlag.AllowOom)) === 0;
+  const stale = (flags & ScriptFlag.AllowStale) !== 0;
+  const i = (write ? 1 : 0) | (denyOom ? 2 : 0) | (stale ? 4 : 0);
+  let variants = flaggedSpecs.get(spec);
+  if (variants === undefined) flaggedSpecs.set(spec, (variants = []));
+  let v = variants[i];
+  if (v === undefined) {
+    const f = new Set(spec.flags);
+    for (const x of ['write', 'denyoom', 'stale', 'may_replicate']) f.delete(x);
+    if (write) f.add('write');
+    if (denyOom) f.add('denyoom');
+    if (stale) f.add('stale');
+    v = Object.assign(Object.create(spec) as CommandSpec, { flags: f, isWrite: write, denyOom });
+    variants[i] = v;
+  }
+  return v;
 }
 
 const engines = new WeakMap<Server, ScriptEngine>();
@@ -86,7 +203,7 @@ export class ScriptEngine {
   readonly lua: LuaAddon;
   private readonly vm: VmHandle;
   private readonly fvm: VmHandle;
-  readonly scripts = new Map<string, string>();
+  readonly scripts = new Map<string, CachedScript>();
   readonly libraries = new Map<string, Library>();
   /** Function name → its library. */
   readonly functions = new Map<string, Library>();
@@ -103,7 +220,10 @@ export class ScriptEngine {
       call: (argv: string[], resp: number) => this.redisCall(argv, resp),
       log: (level: number, msg: string) => this.log(level, msg),
       setRepl: (flags: number) => {
-        if (this.running) this.running.replFlags = flags;
+        if (this.running) {
+          this.running.replFlags = flags;
+          this.server.keyspace.captureTargets = flags;
+        }
       },
       register: (name: string, flags: string[], description: string | null) => this.register(name, flags, description),
     };
@@ -141,19 +261,47 @@ export class ScriptEngine {
     if (spec.flags.has('noscript') || (spec.parent !== null && lookupCommand(spec.parent)?.flags.has('noscript'))) {
       return Buffer.from('-ERR This Redis command is not allowed from script\r\n');
     }
-    if (spec.isWrite) {
-      if (run.readOnly) return Buffer.from('-ERR Write commands are not allowed from read-only scripts.\r\n');
-      if (!run.multi) {
-        run.multi = true;
-        this.server.keyspace.propagate(this.fake.db.id, ['MULTI']);
-      }
-      run.wrote = true;
-    }
+    const refused = this.verifyCall(run, spec, argv);
+    if (refused !== null) return Buffer.from(`-${refused}\r\n`);
     const fake = this.fake;
     fake.reply.proto = resp === 3 ? 3 : 2;
     this.server.call(fake, argv, spec);
     fake.reply.drainTo(this.sink);
     return this.sink.take();
+  }
+
+  /**
+   * Redis's checks of a command a script runs, in its order: read-only scripts, a
+   * read-only replica, disk errors, OOM (these three only until the script's first
+   * write: it cannot stop half-way), then in cluster mode the keys' slot. Null to run it.
+   */
+  private verifyCall(run: RunState, spec: CommandSpec, argv: string[]): string | null {
+    const server = this.server;
+    if (spec.isWrite || spec.flags.has('may_replicate')) {
+      if (run.readOnly) return 'ERR Write commands are not allowed from read-only scripts.';
+    }
+    // Internal callers (a primary's stream, the AOF loader) are obeyed.
+    const obey = run.client.socket === null;
+    if (spec.isWrite && !run.wrote && !obey) {
+      const repl = server.replication;
+      if (repl !== null && repl.role !== 'master' && server.config.bool('replica-read-only')) return "READONLY You can't write against a read only replica.";
+      const diskErr = server.persistence.admissionError(spec);
+      if (diskErr !== null) return diskErr;
+    }
+    if (spec.denyOom && run.oomAtStart && !run.wrote && !obey && (run.flags & (ScriptFlag.EvalCompat | ScriptFlag.AllowOom)) === ScriptFlag.EvalCompat) {
+      return "OOM command not allowed when used memory > 'maxmemory'.";
+    }
+    if (spec.isWrite) run.wrote = true;
+    const slots = server.clusterSlots;
+    if (slots !== null && !obey) {
+      const slot = slots.scriptAccess(run.client, spec, argv);
+      if (typeof slot === 'string') return `ERR ${slot}`;
+      if (slot >= 0 && (run.flags & (ScriptFlag.EvalCompat | ScriptFlag.AllowCrossSlot)) === 0) {
+        if (run.slot === -1) run.slot = slot;
+        else if (run.slot !== slot) return 'ERR Script attempted to access keys that do not hash to the same slot';
+      }
+    }
+    return null;
   }
 
   private register(name: string, flags: string[], description: string | null): string | undefined {
@@ -162,20 +310,25 @@ export class ScriptEngine {
     if (!FUNCTION_NAME.test(name)) return 'Library names can only contain letters, numbers, or underscores(_) and must be at least one character long';
     for (const f of flags) if (!FUNCTION_FLAGS.has(f)) return 'unknown flag given';
     if (this.pending.some((p) => p.name === name)) return 'Function already exists in the library';
-    this.pending.push({ name, flags, description });
+    this.pending.push({ name, flags, description, bits: flagBits(flags) });
     return undefined;
   }
 
   // ------------------------------------------------------------------ EVAL family
 
   /** Compiles `body` into the cache (SCRIPT LOAD, EVAL); returns its sha or an error reply. */
-  load(body: string): { sha: string } | { error: string } {
+  load(body: string): { sha: string; flags: number } | { error: string } {
     const sha = sha1hex(body);
-    if (this.scripts.has(sha)) return { sha };
-    const err = this.lua.compile(this.vm, 'scripts', sha, body, '@user_script');
+    const cached = this.scripts.get(sha);
+    if (cached !== undefined) return { sha, flags: cached.flags };
+    const meta = evalScriptFlags(body);
+    if ('error' in meta) return meta;
+    // The shebang line is left out, its newline kept: line numbers stay the user's.
+    const code = meta.shebangLen > 0 ? body.slice(meta.shebangLen) : body;
+    const err = this.lua.compile(this.vm, 'scripts', sha, code, '@user_script');
     if (err !== null) return { error: `ERR Error compiling script (new function): ${err}` };
-    this.scripts.set(sha, body);
-    return { sha };
+    this.scripts.set(sha, { body, flags: meta.flags });
+    return { sha, flags: meta.flags };
   }
 
   flushScripts(): void {
@@ -187,24 +340,36 @@ export class ScriptEngine {
    * Runs a cached script or a function for client `c` and writes its reply (now, or when
    * a yielded script finishes). Returns false when `name` is unknown.
    */
-  run(c: Client, kind: 'scripts' | 'functions', name: string, keys: string[], args: string[], readOnly: boolean): boolean {
+  run(c: Client, kind: 'scripts' | 'functions', name: string, keys: string[], args: string[], ro: boolean, flags: number): boolean {
     const server = this.server;
+    const refused = this.prepare(c, flags, ro);
+    if (refused !== null) {
+      c.reply.error(refused);
+      return true;
+    }
+    const compat = (flags & ScriptFlag.EvalCompat) !== 0;
+    const ks = server.keyspace;
+    const ev = server.evictor;
     const run: RunState = {
       client: c,
       kind,
       name,
-      readOnly,
+      readOnly: ro || (!compat && (flags & ScriptFlag.NoWrites) !== 0),
       db: c.db,
-      multi: false,
       wrote: false,
       startedAt: Date.now(),
       busy: false,
       killed: false,
-      replFlags: 3,
+      replFlags: PROPAGATE_ALL,
+      flags,
+      slot: server.clusterSlots !== null && keys.length > 0 ? keyHashSlot(keys[0]!) : -1,
+      oomAtStart: ev.settings.maxmemory > 0 && ks.expireKeys && ev.overLimit,
+      ops: [],
     };
     this.fake.db = c.db;
     this.fake.reply.proto = 2;
     this.running = run;
+    this.enter(run);
     const threshold = server.config.int('busy-reply-threshold');
     // A yielded script must hold its client; inside MULTI or a nested call it cannot.
     const mayYield = c.socket !== null && !c.inExec && threshold > 0;
@@ -213,14 +378,16 @@ export class ScriptEngine {
     try {
       out = this.lua.run(vm, kind, name, keys, args, c.reply.proto, name, threshold, mayYield);
     } catch (err) {
+      this.leave();
       this.running = null;
       throw err;
     }
     if (out === undefined) {
+      this.leave();
       this.running = null;
       return false;
     }
-    // The script's effects were propagated one by one (wrapped in MULTI/EXEC): EVAL itself is not.
+    // The script's effects are propagated when it ends (propagateEffects): EVAL itself is not.
     server.propagated = true;
     if (out === null) {
       this.suspend(c, run, vm);
@@ -234,10 +401,13 @@ export class ScriptEngine {
   private suspend(c: Client, run: RunState, vm: VmHandle): void {
     run.busy = true;
     c.paused = true;
+    this.leave();
     const step = (): void => {
       this.resumeTimer = null;
+      this.enter(run);
       const out = this.lua.resume(vm);
       if (out === null) {
+        this.leave();
         this.resumeTimer = setImmediate(step);
         return;
       }
@@ -249,9 +419,68 @@ export class ScriptEngine {
     this.resumeTimer = setImmediate(step);
   }
 
+  /**
+   * Redis's scriptPrepareForRun: what the declared flags forbid here and now (a script
+   * without a shebang keeps the pre-7.0 rules). Null to run the script.
+   */
+  private prepare(c: Client, flags: number, ro: boolean): string | null {
+    const server = this.server;
+    const repl = server.replication;
+    const stale = repl !== null && repl.role !== 'master' && repl.link?.state !== 'connected' && !server.config.bool('replica-serve-stale-data');
+    if ((flags & ScriptFlag.EvalCompat) !== 0) {
+      return stale ? "MASTERDOWN Link with MASTER is down and replica-serve-stale-data is set to 'no'." : null;
+    }
+    if ((flags & ScriptFlag.NoCluster) !== 0 && server.clusterSlots !== null) return "ERR Can not run script on cluster, 'no-cluster' flag is set.";
+    if (stale && (flags & ScriptFlag.AllowStale) === 0) {
+      return "MASTERDOWN Link with MASTER is down, replica-serve-stale-data is set to 'no' and 'allow-stale' flag is not set";
+    }
+    if ((flags & ScriptFlag.NoWrites) === 0) {
+      if (repl !== null && repl.role !== 'master' && server.config.bool('replica-read-only') && c.socket !== null) return 'READONLY Can not run script with write flag on readonly replica';
+      if (ro) return 'ERR Can not execute a script with write flag using *_ro command.';
+    }
+    const ev = server.evictor;
+    if ((flags & (ScriptFlag.AllowOom | ScriptFlag.NoWrites)) === 0 && ev.settings.maxmemory > 0 && server.keyspace.expireKeys && ev.overLimit && c.socket !== null) {
+      return "OOM allowed memory is exceeded and the script isn't allowed to run with 'allow-oom' flag.";
+    }
+    return null;
+  }
+
+  /** The script starts (or resumes after a yield): frozen time, effects held. */
+  private enter(run: RunState): void {
+    const ks = this.server.keyspace;
+    ks.frozenNow = run.startedAt;
+    ks.capture = run.ops;
+    ks.captureTargets = run.replFlags;
+  }
+
+  /** The script stops or yields: time runs again, effects go straight out. */
+  private leave(): void {
+    const ks = this.server.keyspace;
+    ks.frozenNow = -1;
+    ks.capture = null;
+    ks.captureTargets = PROPAGATE_ALL;
+  }
+
+  /**
+   * Propagates a finished script's effects as Redis 7 does: the ones redis.set_repl left
+   * somewhere to go, wrapped in MULTI/EXEC when more than one (unless the caller's EXEC
+   * wraps them already).
+   */
+  private propagateEffects(run: RunState): void {
+    const ks = this.server.keyspace;
+    const ops = run.ops.filter((o) => o.targets !== 0);
+    run.ops = [];
+    if (ops.length === 0) return;
+    const wrap = ops.length > 1 && !run.client.inExec;
+    if (wrap) ks.propagate(ops[0]!.db, ['MULTI'], PROPAGATE_ALL);
+    for (const o of ops) ks.propagate(o.db, o.argv, o.targets);
+    if (wrap) ks.propagate(ops[ops.length - 1]!.db, ['EXEC'], PROPAGATE_ALL);
+  }
+
   private finish(run: RunState, out: Buffer): void {
+    this.leave();
     this.running = null;
-    if (run.multi) this.server.keyspace.propagate(run.db.id, ['EXEC']);
+    this.propagateEffects(run);
     const r = run.client.reply;
     if (out[0] === 0x2d /* - */) r.error(out.toString('latin1', 1, out.length - 2));
     else r.rawBuf(out);

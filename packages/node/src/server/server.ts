@@ -16,7 +16,7 @@ import { Config } from '../config/config.js';
 import { Client } from './client.js';
 import { adoptSocket, READ_BUFFER } from './socket-input.js';
 import { HANDLERS, type Handler } from '../commands/index.js';
-import { scriptingIfAny, type ScriptEngine } from '../scripting/engine.js';
+import { scriptingIfAny, scriptCommandSpec, SCRIPT_COMMAND_SPECS, type ScriptEngine } from '../scripting/engine.js';
 import { PubSub } from './pubsub.js';
 import { SlowLog, LatencyMonitor, formatMonitorArg } from './monitoring.js';
 import { Evictor, EvictResult, type EvictionPolicy } from '../engine/evict.js';
@@ -541,6 +541,8 @@ export class Server {
       this.rejectCommand(c, Err.noAuth, spec);
       return;
     }
+    // EVAL/FCALL of a script that declared flags is admitted by them (no-writes, allow-oom ...).
+    if (SCRIPT_COMMAND_SPECS.has(spec)) spec = scriptCommandSpec(this, spec, argv);
     // Cluster mode: MOVED/ASK/CROSSSLOT for keys this node does not serve (cluster/slots.ts).
     if (this.clusterSlots !== null) {
       const slotErr = this.clusterSlots.admit(c, spec, argv);

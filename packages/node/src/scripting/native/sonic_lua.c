@@ -484,7 +484,7 @@ static int l_setresp(lua_State *L) {
 
 static int l_set_repl(lua_State *L) {
   VM *vm = vm_of(L);
-  if (lua_gettop(L) != 1) return api_error(L, "redis.set_repl() requires one argument.");
+  if (lua_gettop(L) != 1) return api_error(L, "redis.set_repl() requires two arguments.");
   int flags = (int)lua_tonumber(L, 1);
   if (flags < 0 || flags > 3) return api_error(L, "Invalid replication flags. Use REPL_AOF, REPL_REPLICA, REPL_ALL or REPL_NONE.");
   napi_handle_scope scope; napi_open_handle_scope(vm->env, &scope);

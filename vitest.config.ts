@@ -5,6 +5,7 @@ export default defineConfig({
   resolve: {
     alias: {
       '@sonic/protocol': resolve(import.meta.dirname, 'packages/protocol/src/index.ts'),
+      '@sonic/client': resolve(import.meta.dirname, 'packages/client/src/index.ts'),
     },
   },
   test: {

@@ -1,6 +1,7 @@
 #!/usr/bin/env node
 import { runNode, ConfigError, checkRdbMain, checkAofMain } from '@sonic/node';
 import { runController, runAdmin, ControllerConfigError } from '@sonic/controller';
+import { runRouter, RouterConfigError } from '@sonic/router';
 import { runCluster } from './cluster.js';
 import { runDrill } from './drill.js';
 import { runPing } from './ping.js';
@@ -12,6 +13,7 @@ Sonic: a Redis-compatible, sharded, replicated in-memory cache.
 Commands:
   node        start a node (a Redis-compatible keyspace engine)
   controller  start a controller (Raft group member: configuration, failover, Sentinel protocol)
+  router      start a router: one Redis endpoint in front of the whole cluster (plain clients)
   status      print the cluster configuration (shards, nodes, roles, offsets, health, epoch)
   failover    ask the controllers for a manual failover of a shard
   cluster     cluster admin: create, reshard, rebalance, check, add-node, remove-node
@@ -38,6 +40,8 @@ async function main(argv: string[]): Promise<number> {
       return -1;
     case 'controller':
       return (await runController(rest)) === null ? 0 : -1;
+    case 'router':
+      return runRouter(rest);
     case 'status':
       return runAdmin('status', rest);
     case 'failover':
@@ -63,7 +67,7 @@ main(process.argv.slice(2)).then(
     if (code >= 0) process.exitCode = code;
   },
   (err: unknown) => {
-    const msg = err instanceof ConfigError || err instanceof ControllerConfigError ? err.message : err instanceof Error ? err.message : String(err);
+    const msg = err instanceof ConfigError || err instanceof ControllerConfigError || err instanceof RouterConfigError ? err.message : err instanceof Error ? err.message : String(err);
     process.stderr.write(`sonic: ${msg}\n`);
     process.exit(1);
   },

@@ -1,0 +1,81 @@
+/**
+ * Smoke test of `sonic router` (issue 6): a 3-shard cluster with replicas and 3
+ * controllers, one router in front of it, redis-cli through the router: SET/GET of
+ * keys of every shard, MGET across slots, a pipeline answered in order, --check-config.
+ * The broad suites are router-*.test.ts.
+ */
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
+import { SONIC, freePort, redisCli, stopAll, waitForPort } from './harness.js';
+import { stopEverything, waitFor } from './controller-helpers.js';
+import { keyInShard, startSonicCluster, type SonicCluster } from './cluster-helpers.js';
+
+let cl: SonicCluster;
+let router: ChildProcess | null = null;
+let port = 0;
+let out = '';
+
+beforeAll(async () => {
+  cl = await startSonicCluster({ shards: 3, replicas: 1 });
+  port = await freePort();
+  router = spawn(process.execPath, [SONIC, 'router', '--port', String(port), '--controllers', cl.g.list()], { stdio: ['ignore', 'pipe', 'pipe'] });
+  router.stdout!.on('data', (d: Buffer) => (out += d.toString()));
+  router.stderr!.on('data', (d: Buffer) => (out += d.toString()));
+  await waitForPort(port, router, () => out, 15000);
+  await waitFor('the router knows the topology', async () => redisCli(port, ['SET', keyInShard(2, 3, 'probe:'), '1']).stdout === 'OK', 15000, 100);
+}, 90000);
+
+afterAll(async () => {
+  router?.kill('SIGKILL');
+  await stopEverything();
+  await stopAll();
+});
+
+describe('sonic router (smoke)', () => {
+  it('routes SET and GET of keys of every shard', () => {
+    for (let i = 0; i < 3; i++) {
+      const k = keyInShard(i, 3, 'smoke:');
+      expect(redisCli(port, ['SET', k, `v${i}`]).stdout).toBe('OK');
+      expect(redisCli(port, ['GET', k]).stdout).toBe(`v${i}`);
+    }
+    expect(redisCli(port, ['GET', 'smoke:missing']).stdout).toBe('');
+    expect(redisCli(port, ['PING']).stdout).toBe('PONG');
+  });
+
+  it('splits MGET, MSET and DEL across slots and gathers them in order', () => {
+    const keys = Array.from({ length: 30 }, (_, i) => `mk:${i}`);
+    expect(redisCli(port, ['MSET', ...keys.flatMap((k, i) => [k, `x${i}`])]).stdout).toBe('OK');
+    const got = redisCli(port, ['MGET', ...keys, 'mk:none']).stdout.split('\n');
+    expect(got).toEqual([...keys.map((_, i) => `x${i}`), '']);
+    expect(redisCli(port, ['EXISTS', ...keys]).stdout).toBe('30');
+    expect(redisCli(port, ['DEL', ...keys, 'mk:none']).stdout).toBe('30');
+    expect(Number(redisCli(port, ['DBSIZE']).stdout)).toBeGreaterThanOrEqual(1);
+  });
+
+  it('answers a pipeline over several shards in the client order', () => {
+    const lines: string[] = [];
+    for (let i = 0; i < 200; i++) lines.push(`SET p:${i} ${i}`, `GET p:${i}`);
+    const r = redisCli(port, [], lines.join('\n') + '\n');
+    const want: string[] = [];
+    for (let i = 0; i < 200; i++) want.push('OK', String(i));
+    expect(r.stdout.split('\n')).toEqual(want);
+  });
+
+  it('refuses CROSSSLOT where a single node would, and SELECT other than 0', () => {
+    expect(redisCli(port, ['RENAME', 'a', 'b']).stdout).toContain('CROSSSLOT');
+    expect(redisCli(port, ['SELECT', '1']).stdout.trim()).toBe('ERR DB index is out of range');
+    expect(redisCli(port, ['SELECT', '0']).stdout).toBe('OK');
+  });
+
+  it('--check-config validates without starting', () => {
+    const ok = spawnSync(process.execPath, [SONIC, 'router', '--check-config', '--controllers', cl.g.list(), '--port', '0'], { encoding: 'utf8' });
+    expect(ok.status).toBe(0);
+    expect(ok.stdout.trim()).toBe('ok');
+    const bad = spawnSync(process.execPath, [SONIC, 'router', '--check-config', '--read-from', 'nowhere', '--seeds', '127.0.0.1:1'], { encoding: 'utf8' });
+    expect(bad.status).toBe(1);
+    expect(bad.stderr.trim().split('\n')).toHaveLength(1);
+    expect(bad.stderr).toContain('--read-from');
+    const none = spawnSync(process.execPath, [SONIC, 'router', '--check-config'], { encoding: 'utf8' });
+    expect(none.status).toBe(1);
+  });
+});

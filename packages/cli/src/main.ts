@@ -3,6 +3,7 @@ import { runNode, ConfigError, checkRdbMain, checkAofMain } from '@sonic/node';
 import { runController, runAdmin, ControllerConfigError } from '@sonic/controller';
 import { runRouter, RouterConfigError } from '@sonic/router';
 import { runCluster } from './cluster.js';
+import { runUp } from './up.js';
 import { runDrill } from './drill.js';
 import { runPing } from './ping.js';
 
@@ -14,6 +15,7 @@ Commands:
   node        start a node (a Redis-compatible keyspace engine)
   controller  start a controller (Raft group member: configuration, failover, Sentinel protocol)
   router      start a router: one Redis endpoint in front of the whole cluster (plain clients)
+  up          start a whole local cluster (controllers, shards, router) with a live status view
   status      print the cluster configuration (shards, nodes, roles, offsets, health, epoch)
   failover    ask the controllers for a manual failover of a shard
   cluster     cluster admin: create, reshard, rebalance, check, add-node, remove-node
@@ -48,6 +50,8 @@ async function main(argv: string[]): Promise<number> {
       return runAdmin('failover', rest);
     case 'cluster':
       return runCluster(rest);
+    case 'up':
+      return runUp(rest);
     case 'drill':
       return runDrill(rest);
     case 'ping':

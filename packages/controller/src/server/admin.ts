@@ -19,13 +19,13 @@ Asks the controllers for a manual failover of SHARD: the primary's writes are pa
 the best replica (or NODE) catches up and is promoted, the old primary follows it.
 `;
 
-function table(rows: string[][]): string {
+export function table(rows: string[][]): string {
   const w: number[] = [];
   for (const r of rows) r.forEach((c, i) => (w[i] = Math.max(w[i] ?? 0, c.length)));
   return rows.map((r) => r.map((c, i) => (i === r.length - 1 ? c : c.padEnd(w[i]!))).join('  ')).join('\n') + '\n';
 }
 
-function ranges(slots: controlPb.SlotRange[]): string {
+export function ranges(slots: controlPb.SlotRange[]): string {
   if (slots.length === 0) return '-';
   const s = slots.map((r) => (r.start === r.end ? `${r.start}` : `${r.start}-${r.end}`));
   const text = s.length > 4 ? `${s.slice(0, 4).join(',')},… (${s.length} ranges)` : s.join(',');

@@ -495,6 +495,10 @@ static int l_set_repl(lua_State *L) {
 }
 
 static int l_replicate_commands(lua_State *L) { lua_pushboolean(L, 1); return 1; }
+/* The Lua debugger (SCRIPT DEBUG) is not offered: outside a debugging session Redis's
+ * redis.breakpoint() returns false and redis.debug() does nothing. */
+static int l_breakpoint(lua_State *L) { lua_pushboolean(L, 0); return 1; }
+static int l_debug(lua_State *L) { (void)L; return 0; }
 
 /* redis.register_function(name, fn) or redis.register_function{function_name=, callback=, flags=, description=} */
 static int l_register_function(lua_State *L) {
@@ -613,6 +617,8 @@ static void setup_state(VM *vm) {
   lua_pushcfunction(L, l_setresp); lua_setfield(L, -2, "setresp");
   lua_pushcfunction(L, l_set_repl); lua_setfield(L, -2, "set_repl");
   lua_pushcfunction(L, l_replicate_commands); lua_setfield(L, -2, "replicate_commands");
+  lua_pushcfunction(L, l_breakpoint); lua_setfield(L, -2, "breakpoint");
+  lua_pushcfunction(L, l_debug); lua_setfield(L, -2, "debug");
   lua_pushcfunction(L, l_register_function); lua_setfield(L, -2, "register_function");
   const char *names[] = {"LOG_DEBUG", "LOG_VERBOSE", "LOG_NOTICE", "LOG_WARNING"};
   for (int i = 0; i < 4; i++) { lua_pushnumber(L, i); lua_setfield(L, -2, names[i]); }

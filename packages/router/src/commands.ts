@@ -19,42 +19,56 @@ const NOT_INT = errorReply(Err.notInteger);
 
 // ------------------------------------------------------------------ gathering
 
-/**
- * Sends `parts` (each with its slot, or a shard id for "every primary") and answers the
- * client once all replied: the first error if any, else combine(replies in part order).
- */
-export function gather(s: Session, parts: { args: string[]; slot: number; shard?: string }[], spec: CommandSpec, combine: (replies: Buffer[]) => Buffer): void {
-  const entry = s.later();
+type Part = { args: string[]; slot: number; shard?: string };
+
+/** Sends `parts` (each with its slot, or a shard id for "every primary"); `onAll` gets the replies in part order. */
+export function scatter(s: Session, parts: Part[], spec: CommandSpec, onAll: (replies: Buffer[]) => void): void {
   const replies: Buffer[] = new Array(parts.length);
   let left = parts.length;
-  if (left === 0) {
-    entry.reply = combine(replies);
-    s.ready();
-    return;
-  }
+  if (left === 0) return onAll(replies);
   const retrySafe = spec.isReadonly && !spec.isWrite;
-  const done = (i: number) => (_r: Request, reply: Buffer) => {
-    replies[i] = reply;
-    if (--left > 0) return;
-    let err: Buffer | null = null;
-    for (const r of replies) if (r[0] === 45 || r[0] === 33) err ??= r;
-    try {
-      entry.reply = err ?? combine(replies);
-    } catch (e) {
-      entry.reply = errorReply(`ERR router: ${(e as Error).message}`);
-    }
-    s.ready();
-  };
   parts.forEach((p, i) => {
     const r = new Request(p.args, spec, p.slot, retrySafe, s);
     r.shard = p.shard ?? null;
-    r.cb = done(i);
+    r.cb = (_r, reply) => {
+      replies[i] = reply;
+      if (--left === 0) onAll(replies);
+    };
     s.router.route(r);
   });
 }
 
+/** The first error reply among `replies`, or null. */
+function firstError(replies: Buffer[]): Buffer | null {
+  for (const r of replies) if (r[0] === 45 || r[0] === 33) return r;
+  return null;
+}
+
+/** Answers `entry` (flushing the client). */
+function answer(s: Session, entry: Request, reply: Buffer): void {
+  entry.reply = reply;
+  s.ready();
+}
+
+/**
+ * Scatter, then answer the client once all replied: the first error if any, else
+ * combine(replies in part order).
+ */
+export function gather(s: Session, parts: Part[], spec: CommandSpec, combine: (replies: Buffer[]) => Buffer): void {
+  const entry = s.later();
+  scatter(s, parts, spec, (replies) => {
+    let reply: Buffer;
+    try {
+      reply = firstError(replies) ?? combine(replies);
+    } catch (e) {
+      reply = errorReply(`ERR router: ${(e as Error).message}`);
+    }
+    answer(s, entry, reply);
+  });
+}
+
 /** One part per primary (by shard id, so a failover in between finds the new primary). */
-function everyPrimary(s: Session, args: string[]): { args: string[]; slot: number; shard: string }[] {
+function everyPrimary(s: Session, args: string[]): Part[] {
   const m = s.router.map;
   if (m === null) return [];
   return m.shards.filter((x) => x.primary !== null).map((x) => ({ args, slot: -1, shard: x.id }));
@@ -113,6 +127,28 @@ const mset: Handler = (s, args, spec) => {
   gather(s, parts, spec, () => OK);
 };
 
+/**
+ * MSETNX across slots: EXISTS of every key first; when none exists, MSETNX per slot.
+ * All or nothing holds unless another client creates one of the keys between the two
+ * steps (then the slots whose keys were still free are set and the answer is 0): the
+ * weaker guarantee of docs/router.md. Keys in one slot go to their node unchanged.
+ */
+const msetnx: Handler = (s, args, spec) => {
+  if (args.length % 2 === 0) return s.fail(errorReply(Err.wrongArity(spec.name)));
+  const groups = bySlot(s, args, 1, 2);
+  if (groups.size === 1) return s.forward(args, spec);
+  const entry = s.later();
+  const existsSpec = lookupCommand('exists')!;
+  const exists = [...groups].map(([slot, idx]) => ({ args: ['EXISTS', ...idx.map((i) => args[i]!)], slot }));
+  scatter(s, exists, existsSpec, (rs) => {
+    const err = firstError(rs);
+    if (err !== null) return answer(s, entry, err);
+    if (rs.some((r) => intOf(r) > 0)) return answer(s, entry, intReply(0));
+    const sets = [...groups].map(([slot, idx]) => ({ args: ['MSETNX', ...idx.flatMap((i) => [args[i]!, args[i + 1]!])], slot }));
+    scatter(s, sets, spec, (rs2) => answer(s, entry, firstError(rs2) ?? intReply(rs2.every((r) => intOf(r) === 1) ? 1 : 0)));
+  });
+};
+
 // ------------------------------------------------------------------ keyless, cluster-wide
 
 const dbsize: Handler = (s, args, spec) => gather(s, everyPrimary(s, args), spec, (rs) => intReply(rs.reduce((n, r) => n + intOf(r), 0)));
@@ -145,21 +181,40 @@ const scan: Handler = (s, args, spec) => {
   const m = s.router.map;
   const shards = m === null ? [] : m.shards.filter((x) => x.primary !== null);
   const cursor = BigInt(c);
-  const idx = Number(cursor >> SHIFT);
+  let idx = Number(cursor >> SHIFT);
   if (idx >= shards.length) return s.local(Buffer.from('*2\r\n$1\r\n0\r\n*0\r\n'));
-  const nodeArgs = [args[0]!, String(cursor & LOW), ...args.slice(2)];
-  gather(s, [{ args: nodeArgs, slot: -1, shard: shards[idx]!.id }], spec, ([r]) => {
-    const el = elements(r!);
-    if (el === null || el.count !== 2) throw new Error('unexpected SCAN reply');
-    const cur = r!.subarray(el.offsets[0]!, el.offsets[1]!);
-    const nodeCursor = BigInt(cur.latin1Slice(cur.indexOf(10) + 1, cur.length - 2));
-    if (nodeCursor > LOW) throw new Error('node cursor too large to encode');
-    let next = 0n;
-    if (nodeCursor !== 0n) next = (BigInt(idx) << SHIFT) | nodeCursor;
-    else if (idx + 1 < shards.length) next = BigInt(idx + 1) << SHIFT;
-    const ns = String(next);
-    return Buffer.concat([Buffer.from(`*2\r\n$${ns.length}\r\n${ns}\r\n`), r!.subarray(el.offsets[1]!, el.offsets[2]!)]);
-  });
+  // COUNT: how many keys to gather before answering (a shard that ends early hands over to the next one).
+  let want = 10;
+  for (let i = 2; i + 1 < args.length; i += 2) if (args[i]!.toLowerCase() === 'count') want = Number(args[i + 1]) || 10;
+  const entry = s.later();
+  const found: Buffer[] = [];
+  let n = 0;
+  const step = (nodeCursor: bigint) => {
+    const nodeArgs = [args[0]!, String(nodeCursor), ...args.slice(2)];
+    scatter(s, [{ args: nodeArgs, slot: -1, shard: shards[idx]!.id }], spec, ([r]) => {
+      const err = firstError([r!]);
+      if (err !== null) return answer(s, entry, err);
+      const el = elements(r!);
+      const keysAt = el === null ? -1 : el.offsets[1]!;
+      const ks = el === null || el.count !== 2 ? null : elements(r!.subarray(keysAt, el.offsets[2]!));
+      if (el === null || ks === null) return answer(s, entry, errorReply('ERR router: unexpected SCAN reply'));
+      const cur = r!.subarray(el.offsets[0]!, el.offsets[1]!);
+      const next = BigInt(cur.latin1Slice(cur.indexOf(10) + 1, cur.length - 2));
+      n += ks.count;
+      if (ks.count > 0) found.push(r!.subarray(keysAt + ks.offsets[0]!, keysAt + ks.offsets[ks.count]!));
+      let out = 0n;
+      if (next > LOW) return answer(s, entry, errorReply('ERR router: node cursor too large to encode'));
+      if (next !== 0n) out = (BigInt(idx) << SHIFT) | next;
+      else if (idx + 1 < shards.length) {
+        idx++;
+        if (n < want) return step(0n);
+        out = BigInt(idx) << SHIFT;
+      }
+      const os = String(out);
+      answer(s, entry, Buffer.concat([Buffer.from(`*2\r\n$${os.length}\r\n${os}\r\n*${n}\r\n`), ...found]));
+    });
+  };
+  step(cursor & LOW);
 };
 
 const randomkey: Handler = (s, args, spec) => {
@@ -356,6 +411,7 @@ export const HANDLERS = new Map<string, Handler>([
   ['shutdown', notHere],
   ['mget', mget],
   ['mset', mset],
+  ['msetnx', msetnx],
   ['del', sumPerSlot],
   ['unlink', sumPerSlot],
   ['exists', sumPerSlot],

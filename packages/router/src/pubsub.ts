@@ -1,7 +1,8 @@
 /**
- * Pub/sub through the router. A subscribed client gets its own connection to one
- * primary for SUBSCRIBE/PSUBSCRIBE (a PUBLISH anywhere in the cluster reaches every
- * node), and one per shard for SSUBSCRIBE (shard channels live with their slot's
+ * Pub/sub through the router. A subscribed client gets its own connection to the first
+ * primary (in shard order) for SUBSCRIBE/PSUBSCRIBE (a PUBLISH anywhere in the cluster
+ * reaches every node; the router sends PUBLISH to that same primary, so its count
+ * includes every router client subscribed), and one per shard for SSUBSCRIBE (shard channels live with their slot's
  * owner). Everything those connections receive (confirmations, messages) goes to the
  * client as it is. When such a connection dies (its node failed), the router subscribes
  * again on another primary, or on the shard's new primary, and swallows the
@@ -15,7 +16,7 @@ import { Err } from '@sonic/protocol';
 import type { Backend } from './backend.js';
 import { errorReply } from './encode.js';
 import { CROSS, type Session } from './session.js';
-import type { Handler } from './commands.js';
+import { scatter, type Handler } from './commands.js';
 import type { NodeAddr } from './topology.js';
 
 const RESUBSCRIBE_MS = 100;
@@ -61,7 +62,7 @@ export class PubSub {
 
   private globalConn(): Backend | null {
     if (this.global !== null && !this.global.closed) return this.global;
-    const node = this.s.router.primaryFor(-1, this.s.id);
+    const node = this.s.router.primaryFor(-1, 0);
     if (node === null) return null;
     const conn = this.open(node, () => this.resubscribeGlobal(conn));
     this.global = conn;
@@ -186,11 +187,23 @@ export class PubSub {
   }
 }
 
+/** PUBLISH: to the primary the router's subscribers listen on (see above). */
+const publish: Handler = (s, args, spec) => {
+  const first = s.router.map?.shards.find((x) => x.primary !== null);
+  if (first === undefined) return s.forward(args, spec);
+  const entry = s.later();
+  scatter(s, [{ args, slot: -1, shard: first.id }], spec, ([r]) => {
+    entry.reply = r!;
+    s.ready();
+  });
+};
+
 function ps(s: Session): PubSub {
   return (s.pubsub ??= new PubSub(s));
 }
 
 export const pubsubHandlers: [string, Handler][] = [
+  ['publish', publish],
   ['subscribe', (s, args) => ps(s).subscribe(args, false)],
   ['psubscribe', (s, args) => ps(s).subscribe(args, true)],
   ['unsubscribe', (s, args) => ps(s).unsubscribe(args, false)],

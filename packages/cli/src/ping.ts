@@ -30,7 +30,7 @@ export interface PingOptions {
 export class PingUsageError extends Error {}
 
 export function parsePingArgs(args: string[], env: NodeJS.ProcessEnv): PingOptions & { check: boolean; help: boolean } {
-  const o = { host: '127.0.0.1', port: 6379, password: env.SONIC_PASSWORD ?? env.REDIS_PASSWORD ?? '', timeoutMs: 2000, check: false, help: false };
+  const o = { host: '127.0.0.1', port: 6379, password: env.SONIC_PASSWORD || env.REDIS_PASSWORD || '', timeoutMs: 2000, check: false, help: false };
   for (let i = 0; i < args.length; i++) {
     const a = args[i]!;
     if (a === '--help' || a === '-h') o.help = true;

@@ -167,7 +167,9 @@ export class Connection {
       if (o.password !== undefined) args.push('AUTH', o.username ?? 'default', o.password);
       if (o.name !== undefined) args.push('SETNAME', o.name);
       hello = await this.internal('HELLO', args);
-      if (hello instanceof ReplyError && !(hello.code === 'NOPROTO' || /unknown command/i.test(hello.message))) throw hello;
+      // RESP2 when HELLO is unknown or RESP3 refused; without a password the server may
+      // want one (NOAUTH): carry on, and the commands will say so.
+      if (hello instanceof ReplyError && !(hello.code === 'NOPROTO' || hello.code === 'NOAUTH' || /unknown command/i.test(hello.message))) throw hello;
     }
     if (hello === null || hello instanceof ReplyError) {
       this.resp = 2;

@@ -214,7 +214,7 @@ export const SETTINGS: Setting[] = [
   b('cluster-allow-pubsubshard-when-down', 'yes'),
   e('cluster-preferred-endpoint-type', 'ip', ['ip', 'hostname', 'unknown-endpoint']),
   s('cluster-announce-ip', ''),
-  s('cluster-announce-hostname', ''),
+  s('cluster-announce-hostname', '', { help: 'with --controllers: the DNS name this node registers as (before cluster-announce-ip; for containers)' }),
   i('cluster-announce-port', 0, 0, 65535),
   i('cluster-announce-bus-port', 0, 0, 65535),
   i('cluster-announce-tls-port', 0, 0, 65535),

@@ -8,14 +8,15 @@
 //   EVALSHA <set-cas> 1 lock v                       SET, then compare-and-delete: SET + GET + DEL
 //                                                    in one script (the DEL happens every time,
 //                                                    and is propagated)
-// and reports per server the time per request, and the script's cost against the same work
-// as plain commands (GET alone; SET + GET + DEL one after the other). Servers alternate
-// going first; medians over rounds.
+// and reports per server the throughput and the server's CPU time per request (all its
+// threads, from /proc: steadier than throughput on a shared machine), and the script's
+// cost against the same work as plain commands (GET alone; SET + GET + DEL one after the
+// other), by CPU time. Servers alternate going first; medians over rounds.
 //
 //   node bench/scripting.mjs [--requests N] [--clients N] [--rounds N] [--pipeline P]
 
 import { createHash } from 'node:crypto';
-import { command, fmtInt, killAll, loadavg, median, parseArgs, run, startRedis, startSonic, table } from './lib.mjs';
+import { command, cpuNs, fmtInt, killAll, loadavg, median, parseArgs, run, startRedis, startSonic, table } from './lib.mjs';
 
 const opts = { requests: 100000, clients: 50, rounds: 3, pipeline: 1, ...parseArgs(process.argv.slice(2), { requests: 'int', clients: 'int', rounds: 'int', pipeline: 'int' }) };
 
@@ -49,7 +50,11 @@ async function round(server) {
     if (!r.includes(sha(s))) throw new Error(`${server.name}: SCRIPT LOAD answered ${r.trim()}`);
   }
   const out = {};
-  for (const t of TESTS) out[t.name] = await bench(server.port, t.args);
+  for (const t of TESTS) {
+    const cpu0 = cpuNs(server.pid);
+    out[t.name] = await bench(server.port, t.args);
+    out[`${t.name} cpu`] = (cpuNs(server.pid) - cpu0) / opts.requests / 1000;
+  }
   // The last script deleted what it set.
   const left = await command(server.port, ['EXISTS', 'lock']);
   if (!left.startsWith(':0')) throw new Error(`${server.name}: the lock is still there after set+cas`);
@@ -69,14 +74,14 @@ try {
       for (const [k, v] of Object.entries(r)) (results[s.name][k] ??= []).push(v);
     }
   }
-  const us = (name, t) => 1e6 / median(results[name][t]);
-  const rows = [['test', 'sonic req/s', 'redis req/s', 'sonic/redis', 'sonic µs/req', 'redis µs/req']];
+  const us = (name, t) => median(results[name][`${t} cpu`]);
+  const rows = [['test', 'sonic req/s', 'redis req/s', 'sonic/redis', 'sonic CPU µs/req', 'redis CPU µs/req', 'CPU sonic/redis']];
   for (const t of TESTS) {
     const a = median(results.sonic[t.name]);
     const b = median(results.redis[t.name]);
-    rows.push([t.name, fmtInt(a), fmtInt(b), (a / b).toFixed(2), us('sonic', t.name).toFixed(1), us('redis', t.name).toFixed(1)]);
+    rows.push([t.name, fmtInt(a), fmtInt(b), (a / b).toFixed(2), us('sonic', t.name).toFixed(2), us('redis', t.name).toFixed(2), (us('sonic', t.name) / us('redis', t.name)).toFixed(2)]);
   }
-  const ratios = [['script against plain commands', 'sonic', 'redis']];
+  const ratios = [['script against plain commands (CPU per request)', 'sonic', 'redis']];
   const r1 = (n) => us(n, 'EVALSHA cas') / us(n, 'GET');
   const r3 = (n) => us(n, 'EVALSHA set+cas') / (us(n, 'SET') + us(n, 'GET') + us(n, 'DEL'));
   ratios.push(['EVALSHA cas / GET', r1('sonic').toFixed(2), r1('redis').toFixed(2)]);

@@ -374,7 +374,7 @@ export class ScriptEngine {
     // A yielded script must hold its client; inside MULTI or a nested call it cannot.
     const mayYield = c.socket !== null && !c.inExec && threshold > 0;
     const vm = kind === 'scripts' ? this.vm : this.fvm;
-    let out: Buffer | null | undefined;
+    let out: string | null | undefined;
     try {
       out = this.lua.run(vm, kind, name, keys, args, c.reply.proto, name, threshold, mayYield);
     } catch (err) {
@@ -477,13 +477,13 @@ export class ScriptEngine {
     if (wrap) ks.propagate(ops[ops.length - 1]!.db, ['EXEC'], PROPAGATE_ALL);
   }
 
-  private finish(run: RunState, out: Buffer): void {
+  private finish(run: RunState, out: string): void {
     this.leave();
     this.running = null;
     this.propagateEffects(run);
     const r = run.client.reply;
-    if (out[0] === 0x2d /* - */) r.error(out.toString('latin1', 1, out.length - 2));
-    else r.rawBuf(out);
+    if (out.charCodeAt(0) === 0x2d /* - */) r.error(out.slice(1, out.length - 2));
+    else r.raw(out);
   }
 
   /** The BUSY error for a command arriving while a script is past the threshold, or null. */

@@ -24,7 +24,7 @@ export interface LuaAddon {
   /** Keeps (names !== null) or drops the functions the last 'lib' compile registered. */
   commit(vm: VmHandle, keep: true | null): void;
   drop(vm: VmHandle, kind: 'scripts' | 'functions', names: string[] | null): void;
-  /** The reply bytes, null when the script yielded (resume later), undefined when `name` is unknown. */
+  /** The reply (RESP bytes as a latin1 string), null when the script yielded (resume later), undefined when `name` is unknown. */
   run(
     vm: VmHandle,
     kind: 'scripts' | 'functions',
@@ -35,8 +35,8 @@ export interface LuaAddon {
     label: string,
     busyMs: number,
     mayYield: boolean,
-  ): Buffer | null | undefined;
-  resume(vm: VmHandle): Buffer | null;
+  ): string | null | undefined;
+  resume(vm: VmHandle): string | null;
   kill(vm: VmHandle): void;
   memory(vm: VmHandle): number;
   info(): { release: string; canYield: boolean };

@@ -47,6 +47,8 @@ static int can_mirror = 0;
 
 enum { H_CALL, H_LOG, H_SETREPL, H_REGISTER, H_COUNT };
 
+typedef struct { char *p; size_t len, cap; } Buf;
+
 typedef struct {
   lua_State *L;
   lua_State *co;       /* the running (or yielded) coroutine, or NULL */
@@ -62,9 +64,8 @@ typedef struct {
   double busy_ms;      /* yield past this (0: never) */
   int yielded;
   char label[96];      /* "script: <sha>" / function name for errors */
+  Buf out;             /* the reply being built, kept between runs (no malloc per script) */
 } VM;
-
-typedef struct { char *p; size_t len, cap; } Buf;
 static void buf_need(Buf *b, size_t n) {
   if (b->len + n <= b->cap) return;
   size_t c = b->cap ? b->cap * 2 : 256;
@@ -657,6 +658,7 @@ static void vm_finalize(napi_env env, void *data, void *hint) {
   VM *vm = (VM *)data;
   for (int i = 0; i < H_COUNT; i++) if (vm->hooks[i]) napi_delete_reference(env, vm->hooks[i]);
   lua_close(vm->L);
+  free(vm->out.p);
   free(vm);
 }
 
@@ -831,7 +833,8 @@ static napi_value finish_or_yield(napi_env env, VM *vm, int nargs) {
   int st = lua_resume(co, nargs);
   napi_value ret;
   if (st == LUA_YIELD) { napi_get_null(env, &ret); return ret; }
-  Buf b = {0};
+  Buf b = vm->out;
+  b.len = 0;
   lua_State *L = vm->L;
   if (st == 0) {
     if (lua_gettop(co) == 0) lua_pushnil(co);
@@ -867,8 +870,14 @@ static napi_value finish_or_yield(napi_env env, VM *vm, int nargs) {
     vm->co = NULL;
   }
   if (vm->co) lua_sethook(vm->co, NULL, 0, 0);
-  napi_create_buffer_copy(env, b.len, b.p, NULL, &ret);
-  free(b.p);
+  /* A latin1 string: no backing store to allocate and sweep, as a Buffer would need. */
+  napi_create_string_latin1(env, b.p, b.len, &ret);
+  if (b.cap > 65536) {
+    free(b.p);
+    b.p = NULL;
+    b.len = b.cap = 0;
+  }
+  vm->out = b;
   return ret;
 }
 

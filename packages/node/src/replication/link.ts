@@ -260,6 +260,11 @@ export class ReplicaLink {
     // snapshot's offset (repl-stream-db; a primary also starts with a SELECT).
     this.repl.adoptHistory(full.replid, full.offset, true, streamDb);
     this.full = null;
+    // The AOF holds the dataset just replaced (the load does not go through it): rewrite
+    // it from the loaded one, as Redis restarts its AOF after a sync. Otherwise a restart
+    // loads the old dataset plus the stream since the sync.
+    const aof = server.persistence.aof;
+    if (aof.enabled && (aof.rewrite !== null || !aof.startRewrite())) aof.rewriteScheduled = true;
     this.online();
   }
 

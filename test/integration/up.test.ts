@@ -4,8 +4,8 @@
  * writes and reads through the router with redis-cli, checks up.json and the plain status
  * view, kills a replica (shown, not restarted; SIGUSR2 starts it again), stops it with
  * SIGTERM and checks that every process it started is gone; then starts it again in the
- * same directory: same ports, same node ids, the data still there, and a third `sonic up`
- * there is refused.
+ * same directory: same ports, same node ids, the data still there, a third `sonic up`
+ * there is refused, and after a SIGKILL of `sonic up` the next one stops what it left.
  */
 import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
 import { readFileSync, rmSync } from 'node:fs';
@@ -166,8 +166,15 @@ describe('sonic up', () => {
     expect(third.stderr).toMatch(new RegExp(`^sonic up: another sonic up \\(pid ${up.child.pid}\\) runs in `));
     expect(third.stderr.trim().split('\n')).toHaveLength(1);
 
-    up.child.kill('SIGTERM');
-    expect(await up.exited).toBe(0);
+    // A killed sonic up leaves its children running; the next one in that directory stops
+    // them first (here it then refuses a shape the directory does not hold).
+    up.child.kill('SIGKILL');
+    await up.exited;
+    expect(pids(j).filter(alive)).toHaveLength(8);
+    const next = spawnSync(process.execPath, [SONIC, 'up', '--dir', dir, '--shards', '3'], { encoding: 'utf8', timeout: 30000 });
+    expect(next.status).toBe(1);
+    expect(next.stdout.match(/left running by an earlier sonic up/g)).toHaveLength(8);
+    expect(next.stderr).toMatch(/^sonic up: .* holds a cluster of 2 shards, 1 replica\(s\) each and 3 controllers \(--shards 3 differs\)/);
     expect(pids(j).filter(alive)).toEqual([]);
   });
 });

@@ -184,13 +184,14 @@ export function cmdline(pid: number): string {
 }
 
 /**
- * Stops a process a previous `sonic up` started in `dir` and left running (it was killed
- * itself): only when that pid still runs `sonic` with this directory on its command line.
+ * Stops a process a previous `sonic up` started and left running (it was killed itself):
+ * only when that pid still runs `sonic` with `mark` on its command line (its directory;
+ * for the router, its --controllers list).
  */
-export async function stopLeftover(pid: number, dir: string): Promise<boolean> {
+export async function stopLeftover(pid: number, mark: string): Promise<boolean> {
   if (!pidAlive(pid)) return false;
   const cl = cmdline(pid);
-  if (!cl.includes(SONIC_MAIN) || !cl.includes(dir)) return false;
+  if (!cl.includes(SONIC_MAIN) || !cl.includes(mark)) return false;
   try {
     process.kill(pid, 'SIGTERM');
   } catch {

@@ -443,9 +443,12 @@ class Up {
     process.on('SIGUSR2', () => this.restartExited());
     try {
       if (prev) {
-        for (const p of [...prev.controllerProcs, ...prev.nodes, { id: 'router', ...prev.router }]) {
-          if (p.pid && (await stopLeftover(p.pid, this.dir))) this.say(`stopped ${p.id} (pid ${p.pid}), left running by an earlier sonic up`);
-        }
+        const marked = [...prev.controllerProcs, ...prev.nodes].map((p) => ({ ...p, mark: this.dir }));
+        await Promise.all(
+          [...marked, { id: 'router', pid: prev.router.pid, mark: `--controllers ${prev.controllers}` }].map(async (p) => {
+            if (p.pid && (await stopLeftover(p.pid, p.mark))) this.say(`stopped ${p.id} (pid ${p.pid}), left running by an earlier sonic up`);
+          }),
+        );
       }
       const { fresh, ctls, nodes, router } = await this.plan(prev);
       this.log.info({ dir: this.dir, fresh, shards: this.o.shards, replicas: this.o.replicas, persist: this.o.persist }, 'starting');
@@ -483,7 +486,7 @@ class Up {
         this.say('assigning the slots (sonic cluster create)');
         if ((await runCluster(['create', '--controllers', this.list])) !== 0) throw new UpError('sonic cluster create failed');
       } else {
-        this.say(`starting ${nodes.length} nodes on ${nodes.map((n) => n.port).join(', ')} (roles from the controllers' configuration)`);
+        this.say(`starting ${nodes.length} node${nodes.length === 1 ? '' : 's'} on ${nodes.map((n) => n.port).join(', ')} (roles from the controllers' configuration)`);
         await Promise.all(nodes.map((n) => waitListening(this.launch(n))));
       }
       let why = '';
@@ -540,6 +543,7 @@ class Up {
         else if (k === 'r') this.restartExited();
       });
     }
+    if (this.tty) process.stdout.write('\x1b[2J');
     const tick = () => {
       void this.refresh().finally(() => {
         if (!this.stopping) this.viewTimer = setTimeout(tick, this.tty ? 1000 : 2000);

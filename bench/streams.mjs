@@ -9,7 +9,7 @@
 //
 //   node bench/streams.mjs [--requests N] [--clients N] [--rounds N] [--pipeline P]
 
-import { command, fmtInt, killAll, median, parseArgs, run, startRedis, startSonic, table } from './lib.mjs';
+import { command, cpuNs, fmtInt, killAll, loadavg, median, parseArgs, run, startRedis, startSonic, table } from './lib.mjs';
 
 const opts = { requests: 100000, clients: 50, rounds: 3, pipeline: 1, ...parseArgs(process.argv.slice(2), { requests: 'int', clients: 'int', rounds: 'int', pipeline: 'int' }) };
 
@@ -34,7 +34,12 @@ async function round(server) {
   await command(server.port, ['FLUSHALL']);
   await command(server.port, ['XGROUP', 'CREATE', 'bench:s', 'g', '$', 'MKSTREAM']);
   const out = {};
-  for (const t of TESTS) out[t.name] = await bench(server.port, t.args);
+  for (const t of TESTS) {
+    // The server's CPU time per request too: steadier than throughput on a shared machine.
+    const cpu0 = cpuNs(server.pid);
+    out[t.name] = await bench(server.port, t.args);
+    out[`${t.name} cpu`] = (cpuNs(server.pid) - cpu0) / opts.requests / 1000;
+  }
   const len = await command(server.port, ['XLEN', 'bench:s']);
   if (!len.startsWith(`:${opts.requests}`)) throw new Error(`${server.name}: XLEN after the run is ${len.trim()}`);
   return out;
@@ -52,13 +57,15 @@ try {
       for (const [k, v] of Object.entries(r)) (results[s.name][k] ??= []).push(v);
     }
   }
-  const rows = [['test', 'sonic req/s', 'redis req/s', 'sonic/redis']];
+  const rows = [['test', 'sonic req/s', 'redis req/s', 'sonic/redis', 'sonic CPU µs/req', 'redis CPU µs/req', 'CPU sonic/redis']];
   for (const t of TESTS) {
     const a = median(results.sonic[t.name]);
     const b = median(results.redis[t.name]);
-    rows.push([t.name, fmtInt(a), fmtInt(b), (a / b).toFixed(2)]);
+    const ca = median(results.sonic[`${t.name} cpu`]);
+    const cb = median(results.redis[`${t.name} cpu`]);
+    rows.push([t.name, fmtInt(a), fmtInt(b), (a / b).toFixed(2), ca.toFixed(2), cb.toFixed(2), (ca / cb).toFixed(2)]);
   }
-  console.log(`streams: ${opts.requests} requests, ${opts.clients} clients, pipeline ${opts.pipeline}, median of ${opts.rounds} rounds`);
+  console.log(`streams: ${opts.requests} requests, ${opts.clients} clients, pipeline ${opts.pipeline}, median of ${opts.rounds} rounds, load average at the end ${loadavg()}`);
   console.log(table(rows));
 } finally {
   await Promise.all([sonic?.stop(), redis?.stop()]);

@@ -288,7 +288,7 @@ export class ScriptEngine {
       const diskErr = server.persistence.admissionError(spec);
       if (diskErr !== null) return diskErr;
     }
-    if (spec.denyOom && run.oomAtStart && !run.wrote && !obey && (run.flags & (ScriptFlag.EvalCompat | ScriptFlag.AllowOom)) === ScriptFlag.EvalCompat) {
+    if (spec.denyOom && run.oomAtStart && !run.wrote && !obey && (run.flags & ScriptFlag.AllowOom) === 0) {
       return "OOM command not allowed when used memory > 'maxmemory'.";
     }
     if (spec.isWrite) run.wrote = true;
@@ -348,8 +348,6 @@ export class ScriptEngine {
       return true;
     }
     const compat = (flags & ScriptFlag.EvalCompat) !== 0;
-    const ks = server.keyspace;
-    const ev = server.evictor;
     const run: RunState = {
       client: c,
       kind,
@@ -363,7 +361,7 @@ export class ScriptEngine {
       replFlags: PROPAGATE_ALL,
       flags,
       slot: server.clusterSlots !== null && keys.length > 0 ? keyHashSlot(keys[0]!) : -1,
-      oomAtStart: ev.settings.maxmemory > 0 && ks.expireKeys && ev.overLimit,
+      oomAtStart: this.outOfMemory(),
       ops: [],
     };
     this.fake.db = c.db;
@@ -438,11 +436,20 @@ export class ScriptEngine {
       if (repl !== null && repl.role !== 'master' && server.config.bool('replica-read-only') && c.socket !== null) return 'READONLY Can not run script with write flag on readonly replica';
       if (ro) return 'ERR Can not execute a script with write flag using *_ro command.';
     }
-    const ev = server.evictor;
-    if ((flags & (ScriptFlag.AllowOom | ScriptFlag.NoWrites)) === 0 && ev.settings.maxmemory > 0 && server.keyspace.expireKeys && ev.overLimit && c.socket !== null) {
+    if ((flags & (ScriptFlag.AllowOom | ScriptFlag.NoWrites)) === 0 && c.socket !== null && this.outOfMemory()) {
       return "OOM allowed memory is exceeded and the script isn't allowed to run with 'allow-oom' flag.";
     }
     return null;
+  }
+
+  /**
+   * Over maxmemory with nothing to evict (Redis's pre_command_oom_state): under noeviction.
+   * An evicting policy still over the limit is evicting, not out of memory. Replicas
+   * leave maxmemory to their primary.
+   */
+  private outOfMemory(): boolean {
+    const ev = this.server.evictor;
+    return ev.settings.maxmemory > 0 && ev.settings.policy === 'noeviction' && this.server.keyspace.expireKeys && ev.overLimit;
   }
 
   /** The script starts (or resumes after a yield): frozen time, effects held. */
@@ -467,6 +474,7 @@ export class ScriptEngine {
    * wraps them already).
    */
   private propagateEffects(run: RunState): void {
+    if (run.ops.length === 0) return;
     const ks = this.server.keyspace;
     const ops = run.ops.filter((o) => o.targets !== 0);
     run.ops = [];

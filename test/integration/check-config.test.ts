@@ -5,11 +5,11 @@
  * its error paths, a closed port and a listener that never answers.
  */
 import { afterAll, describe, expect, it } from 'vitest';
-import { spawn, spawnSync } from 'node:child_process';
+import { spawnSync } from 'node:child_process';
 import { createServer, type Server, type Socket } from 'node:net';
 import { existsSync, readdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { SONIC, freePort, startRedis, startSonic, stopAll, tempDir } from './harness.js';
+import { SONIC, freePort, runSonic, startRedis, startSonic, stopAll, tempDir } from './harness.js';
 
 function sonic(args: string[], env: NodeJS.ProcessEnv = {}) {
   const clean = { ...process.env };
@@ -18,21 +18,10 @@ function sonic(args: string[], env: NodeJS.ProcessEnv = {}) {
 }
 
 /** Async variant, for commands that talk to a server this test process runs. */
-function sonicAsync(args: string[], env: NodeJS.ProcessEnv = {}): Promise<{ status: number | null; stdout: string; stderr: string }> {
+function sonicAsync(args: string[], env: NodeJS.ProcessEnv = {}) {
   const clean = { ...process.env };
   for (const k of ['SONIC_PASSWORD', 'REDIS_PASSWORD']) delete clean[k];
-  return new Promise((res) => {
-    const c = spawn(process.execPath, [SONIC, ...args], { env: { ...clean, ...env }, stdio: ['ignore', 'pipe', 'pipe'] });
-    let stdout = '';
-    let stderr = '';
-    c.stdout.on('data', (d: Buffer) => (stdout += d.toString()));
-    c.stderr.on('data', (d: Buffer) => (stderr += d.toString()));
-    const timer = setTimeout(() => c.kill('SIGKILL'), 15000);
-    c.on('exit', (status) => {
-      clearTimeout(timer);
-      res({ status, stdout, stderr });
-    });
-  });
+  return runSonic(args, { ...clean, ...env }, 15000);
 }
 
 function expectOk(args: string[], env: NodeJS.ProcessEnv = {}): void {

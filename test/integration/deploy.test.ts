@@ -11,11 +11,11 @@
  * exist, and that a node really announces the DNS name it is given.
  */
 import { afterAll, describe, expect, it } from 'vitest';
-import { spawn, spawnSync } from 'node:child_process';
+import { spawnSync } from 'node:child_process';
 import { existsSync, readdirSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { parse as parseYaml, parseAllDocuments } from 'yaml';
-import { ROOT, SONIC } from './harness.js';
+import { ROOT, SONIC, runSonic } from './harness.js';
 import { startClusterNode, startGroup, stopEverything, waitFor } from './controller-helpers.js';
 
 type Obj = Record<string, unknown>;
@@ -187,20 +187,11 @@ interface CommandLine {
 }
 
 /** Runs `sonic <args> --check-config` with exactly the given environment (plus PATH). */
-function checkConfig(c: CommandLine): Promise<{ status: number | null; out: string }> {
+async function checkConfig(c: CommandLine): Promise<{ status: number | null; out: string }> {
   const env: Record<string, string> = { PATH: process.env.PATH ?? '/usr/bin:/bin', ...c.env };
   delete env.NODE_OPTIONS; // the container's heap cap is not this test's
-  return new Promise((res) => {
-    const child = spawn(process.execPath, [SONIC, ...c.args, '--check-config'], { env, stdio: ['ignore', 'pipe', 'pipe'] });
-    let out = '';
-    child.stdout.on('data', (d: Buffer) => (out += d.toString()));
-    child.stderr.on('data', (d: Buffer) => (out += d.toString()));
-    const timer = setTimeout(() => child.kill('SIGKILL'), 30000);
-    child.on('close', (status) => {
-      clearTimeout(timer);
-      res({ status, out: out.trim() });
-    });
-  });
+  const r = await runSonic([...c.args, '--check-config'], env);
+  return { status: r.status, out: `${r.stdout}${r.stderr}`.trim() };
 }
 
 /** Runs the checks three at a time (each is a process start); the same line and environment once. */

@@ -217,3 +217,23 @@ export class RawConn {
 export function tempDir(prefix = 'sonic-'): string {
   return mkdtempSync(join(tmpdir(), prefix));
 }
+
+/**
+ * Runs `sonic ARGS` to its end without blocking the event loop (for commands that talk to a
+ * server this test process runs), with exactly `env` when given (plus PATH), killed after
+ * `timeoutMs`.
+ */
+export function runSonic(args: string[], env?: NodeJS.ProcessEnv, timeoutMs = 30000): Promise<{ status: number | null; stdout: string; stderr: string }> {
+  return new Promise((res) => {
+    const child = spawn(process.execPath, [SONIC, ...args], { env: env ?? process.env, stdio: ['ignore', 'pipe', 'pipe'] });
+    let stdout = '';
+    let stderr = '';
+    child.stdout!.on('data', (d: Buffer) => (stdout += d.toString()));
+    child.stderr!.on('data', (d: Buffer) => (stderr += d.toString()));
+    const timer = setTimeout(() => child.kill('SIGKILL'), timeoutMs);
+    child.on('close', (status) => {
+      clearTimeout(timer);
+      res({ status, stdout, stderr });
+    });
+  });
+}

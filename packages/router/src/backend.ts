@@ -158,11 +158,14 @@ export class Backend {
   private schedule(): void {
     if (!this.scheduled) {
       this.scheduled = true;
-      queueMicrotask(() => this.flush());
+      // After every socket event of this turn of the loop: the requests of many clients
+      // that arrived together go to the node in one write.
+      if (pendingFlush.length === 0) setImmediate(flushAll);
+      pendingFlush.push(this);
     }
   }
 
-  private flush(): void {
+  flush(): void {
     this.scheduled = false;
     if (!this.connected || this.closed || this.out === '') return;
     const q = this.queue;
@@ -223,3 +226,12 @@ export class Backend {
 }
 
 function noop(): void {}
+
+/** Connections with output to write at the end of this turn of the event loop. */
+let pendingFlush: Backend[] = [];
+
+function flushAll(): void {
+  const list = pendingFlush;
+  pendingFlush = [];
+  for (const b of list) b.flush();
+}

@@ -13,15 +13,8 @@ import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
 import { SONIC, freePort, redisCli, tempDir } from './harness.js';
 import { waitFor } from './controller-helpers.js';
+import type { UpJson } from '../../packages/cli/src/up.js';
 
-interface UpJson {
-  pid: number;
-  router: { host: string; port: number; pid: number | null };
-  controllers: string;
-  controllerProcs: { id: string; port: number; pid: number | null }[];
-  nodes: { id: string; shard: string; host: string; port: number; pid: number | null; dir: string }[];
-  password: string | null;
-}
 
 interface Up {
   child: ChildProcess;

@@ -257,7 +257,7 @@ export class Client extends CommandMethods {
       for (const [a, c] of this.shardSubConns) {
         if (c === conn) {
           this.shardSubConns.delete(a);
-          this.placeShardChannels(true);
+          this.replaceShardChannels(true);
         }
       }
     }
@@ -319,7 +319,7 @@ export class Client extends CommandMethods {
       if (this.shardChannels.has(ch) && this.shardChannels.get(ch) === conn.address) {
         this.shardChannels.set(ch, null);
         if (this.watch === null) this.scheduleRefresh();
-        setTimeout(() => this.placeShardChannels(false), 50);
+        setTimeout(() => this.replaceShardChannels(false), 50);
       }
     }
   }
@@ -596,8 +596,10 @@ export class Client extends CommandMethods {
     const live = t.addresses();
     for (const [a, c] of this.conns) {
       if (!live.has(a)) {
+        // Replies to what was sent still count: close once they are in (or the node is gone).
         this.conns.delete(a);
-        c.close();
+        if (c.state === 'ready') void c.drain(2000);
+        else c.close();
       }
     }
     for (const [a, p] of this.blocking) {
@@ -611,7 +613,7 @@ export class Client extends CommandMethods {
     for (const c of parked) this.dispatch(c);
     this.becomeReady();
     if (this.subConn !== null && !live.has(this.subConn.address)) this.subConn.close();
-    this.placeShardChannels(false);
+    this.replaceShardChannels(false);
   }
 
   // ------------------------------------------------------------------ pipelines, transactions
@@ -783,6 +785,11 @@ export class Client extends CommandMethods {
       if (c !== undefined) byConn.set(c, [...(byConn.get(c) ?? []), ch]);
     }
     for (const [c, chs] of byConn) if (c.state === 'ready') for (const ch of chs) await this.subCommand(c, 'SUNSUBSCRIBE', [ch]);
+  }
+
+  /** placeShardChannels from the client's own events: failures are reported on 'error'. */
+  private replaceShardChannels(all: boolean): void {
+    this.placeShardChannels(all).catch((e: Error) => this.emitError(e));
   }
 
   /** Puts every sharded channel on its slot's node (after a topology change or a loss). */

@@ -39,6 +39,7 @@ describe('drill report', () => {
       detectedAt: 150,
       newPrimaryAt: 200,
       healedAt: null,
+      restartedAt: null,
       end: 400,
       writes: [w(0, 'ok', 10), w(1, 'ok', 50), w(2, 'unknown', 120, 'TIMEOUT'), w(3, 'refused', 130, 'CLUSTERDOWN'), w(4, 'ok', 320), w(5, 'unknown', 140, 'NOREPLICAS')],
       reads: [{ start: 20, end: 21, ok: true, missing: false }, { start: 150, end: 160, ok: false, missing: false, kind: 'TIMEOUT' }],

@@ -32,7 +32,7 @@ export interface DrillReport {
   promisesNoLoss: boolean;
   target: { shard?: string; node?: string; address?: string; pid?: number | null; from?: string; to?: string; slots?: number };
   /** Milliseconds from the start of the workload. */
-  timeline: { eventAt: number; eventEnd: number; detectedAt: number | null; newPrimaryAt: number | null; healedAt: number | null; end: number };
+  timeline: { eventAt: number; eventEnd: number; detectedAt: number | null; newPrimaryAt: number | null; healedAt: number | null; restartedAt: number | null; end: number };
   /** Event → the controllers mark the node down (objectively down), or null when not seen. */
   detectionMs: number | null;
   /** Event → a new primary for the shard in the configuration. */
@@ -118,6 +118,7 @@ export interface ReportInput {
   detectedAt: number | null;
   newPrimaryAt: number | null;
   healedAt: number | null;
+  restartedAt: number | null;
   end: number;
   writes: WriteRecord[];
   reads: ReadRecord[];
@@ -143,7 +144,7 @@ export function buildReport(i: ReportInput): DrillReport {
   const lostCount = lost.length;
   return {
     ...i.base,
-    timeline: { eventAt: i.eventAt - i.t0, eventEnd: i.eventEnd - i.t0, detectedAt: rel(i.detectedAt), newPrimaryAt: rel(i.newPrimaryAt), healedAt: rel(i.healedAt), end: i.end - i.t0 },
+    timeline: { eventAt: i.eventAt - i.t0, eventEnd: i.eventEnd - i.t0, detectedAt: rel(i.detectedAt), newPrimaryAt: rel(i.newPrimaryAt), healedAt: rel(i.healedAt), restartedAt: rel(i.restartedAt), end: i.end - i.t0 },
     detectionMs: i.detectedAt === null ? null : i.detectedAt - i.eventAt,
     failoverMs: i.newPrimaryAt === null ? null : i.newPrimaryAt - i.eventAt,
     unavailableMs: gapAffected,

@@ -16,6 +16,7 @@ import { oneCommand } from './drill-client.js';
 export type Status = controlPb.StatusReply;
 
 export interface UpFile {
+  pid?: number;
   router?: { host: string; port: number } | null;
   controllers?: string;
   password?: string | null;

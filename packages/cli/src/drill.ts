@@ -33,6 +33,9 @@ failover:
                          SIGSTOP and SIGCONT of its process (a frozen host: its sockets
                          stay open but nothing answers)
   --partition-time MS    how long the partition lasts [5000]
+  --restart              kill: once a new primary is in, start the killed node again (it
+                         rejoins as a replica): a cluster of 'sonic up' is asked to (SIGUSR2)
+  --restart-cmd CMD      kill: the same with a command of yours (sh, the same environment)
 reshard:
   --from SHARD --to SHARD --slots N   move N slots (the highest) from one shard to another
   --rebalance            spread the slots evenly over every shard with a primary (e.g.
@@ -66,6 +69,8 @@ export interface DrillOptions {
   partitionMs: number;
   partitionCmd: string | null;
   healCmd: string | null;
+  restart: boolean;
+  restartCmd: string | null;
   from: string | null;
   to: string | null;
   slots: number;
@@ -111,6 +116,8 @@ export function parseDrillArgs(args: string[]): DrillOptions {
     partitionMs: 5000,
     partitionCmd: null,
     healCmd: null,
+    restart: false,
+    restartCmd: null,
     from: null,
     to: null,
     slots: 0,
@@ -130,7 +137,7 @@ export function parseDrillArgs(args: string[]): DrillOptions {
     json: null,
     checkConfig: false,
   };
-  const failoverOnly = ['--shard', '--mode', '--partition-time', '--partition-cmd', '--heal-cmd'];
+  const failoverOnly = ['--shard', '--mode', '--partition-time', '--partition-cmd', '--heal-cmd', '--restart', '--restart-cmd'];
   const reshardOnly = ['--from', '--to', '--slots', '--rebalance'];
   for (let i = 0; i < rest.length; i++) {
     const a = rest[i]!;
@@ -139,8 +146,9 @@ export function parseDrillArgs(args: string[]): DrillOptions {
       o.checkConfig = true;
       continue;
     }
-    if (a === '--rebalance') {
-      o.rebalance = true;
+    if (a === '--rebalance' || a === '--restart') {
+      if (a === '--rebalance') o.rebalance = true;
+      else o.restart = true;
       continue;
     }
     const v = rest[i + 1];
@@ -155,6 +163,7 @@ export function parseDrillArgs(args: string[]): DrillOptions {
       case '--partition-time': o.partitionMs = num(v, a, 1); break;
       case '--partition-cmd': o.partitionCmd = v; break;
       case '--heal-cmd': o.healCmd = v; break;
+      case '--restart-cmd': o.restartCmd = v; break;
       case '--from': o.from = v; break;
       case '--to': o.to = v; break;
       case '--slots': o.slots = num(v, a, 1); break;
@@ -186,6 +195,8 @@ export function parseDrillArgs(args: string[]): DrillOptions {
   }
   if ((o.partitionCmd === null) !== (o.healCmd === null)) throw new UsageError('--partition-cmd and --heal-cmd go together');
   if (o.partitionCmd !== null && o.mode !== 'partition') throw new UsageError('--partition-cmd needs --mode partition');
+  if ((o.restart || o.restartCmd !== null) && o.mode !== 'kill') throw new UsageError('--restart and --restart-cmd go with --mode kill');
+  if (o.restart && o.restartCmd !== null) throw new UsageError('--restart or --restart-cmd, not both');
   if (kind === 'reshard') {
     const pair = o.from !== null || o.to !== null || o.slots > 0;
     if (pair === o.rebalance) throw new UsageError('drill reshard needs --from SHARD --to SHARD --slots N, or --rebalance');
@@ -215,6 +226,8 @@ interface Run {
   workload: Workload;
   t0: number;
   log: (line: string) => void;
+  /** The pid of the 'sonic up' that runs the cluster, when the target came from up.json. */
+  upPid: number | null;
 }
 
 interface EventResult {
@@ -223,6 +236,7 @@ interface EventResult {
   detectedAt: number | null;
   newPrimaryAt: number | null;
   healedAt: number | null;
+  restartedAt: number | null;
   newPrimary: string | null;
   slots: Set<number>;
   target: DrillReport['target'];
@@ -247,6 +261,7 @@ async function failoverEvent(r: Run, keySlot: (k: string) => number): Promise<Ev
   const node: NodeRef = nodeRef(st, shard.primary);
   const slots = slotsOfShard(st, o.shard);
   const hooks = o.partitionCmd !== null;
+  if (o.restart && r.upPid === null) throw new Error('--restart needs a cluster started by sonic up (its up.json, without --controllers); use --restart-cmd');
   let pid: number | null = null;
   if (!hooks) {
     if (!isLocalAddress(node.host)) throw new Error(`${node.id} (${node.host}:${node.port}) is not on this machine: --mode ${o.mode} signals its process; use --mode partition with --partition-cmd/--heal-cmd`);
@@ -293,10 +308,17 @@ async function failoverEvent(r: Run, keySlot: (k: string) => number): Promise<Ev
     if (!(await until(() => watch.w.newPrimaryAt !== null, o.mode === 'kill' ? timeoutMs : Math.min(timeoutMs, 5000)))) {
       r.log(`no new primary for ${o.shard} ${o.mode === 'kill' ? `within ${o.timeoutS} s` : 'after the partition healed'}`);
     }
+    let restartedAt: number | null = null;
+    if (o.restart || o.restartCmd !== null) {
+      if (o.restartCmd !== null) await runHook(o.restartCmd, node, pid);
+      else process.kill(r.upPid!, 'SIGUSR2');
+      restartedAt = Date.now();
+      r.log(`restarting ${node.id}`);
+    }
     const since = Math.max(watch.w.newPrimaryAt ?? eventAt, healedAt ?? eventAt);
     if (!(await until(recoveredAfter(r, since, slots, keySlot), timeoutMs))) r.log(`no write to ${o.shard}'s slots acknowledged within ${o.timeoutS} s`);
     const eventEnd = Date.now();
-    return { eventAt, eventEnd, detectedAt: watch.w.detectedAt, newPrimaryAt: watch.w.newPrimaryAt, healedAt, newPrimary: watch.w.newPrimary, slots, target };
+    return { eventAt, eventEnd, detectedAt: watch.w.detectedAt, newPrimaryAt: watch.w.newPrimaryAt, healedAt, restartedAt, newPrimary: watch.w.newPrimary, slots, target };
   } finally {
     await watch.stop();
   }
@@ -323,6 +345,7 @@ async function reshardEvent(r: Run): Promise<EventResult> {
     detectedAt: null,
     newPrimaryAt: null,
     healedAt: null,
+    restartedAt: null,
     newPrimary: null,
     slots: new Set(moves.map((m) => m.slot)),
     target: { from: o.from ?? undefined, to: o.to ?? undefined, slots: moves.length },
@@ -341,12 +364,13 @@ async function drill(o: DrillOptions): Promise<DrillReport> {
     const st = await getStatus(cc, 3000);
     const mode = await replSyncMode(st, o.password);
     const seeds = (st.config?.nodes ?? []).filter((n) => n.role === 'primary' && n.address).map((n) => ({ host: n.address!.host, port: n.address!.port }));
-    const clients = o.client === 'router' ? routerClients(router!.host, router!.port, o.password, o.opTimeoutMs) : clusterClients(seeds, o.password, o.opTimeoutMs);
+    const makeClients = () => (o.client === 'router' ? routerClients(router!.host, router!.port, o.password, o.opTimeoutMs) : clusterClients(seeds, o.password, o.opTimeoutMs));
+    const clients = makeClients();
     const run = randomBytes(3).toString('hex');
     const workload = new Workload(clients, { run, writers: o.writers, readers: o.readers, rate: o.rate });
     const t0 = Date.now();
     const log = (line: string) => process.stdout.write(`[drill +${((Date.now() - t0) / 1000).toFixed(1)}s] ${line}\n`);
-    const r: Run = { o, cc, st, clients, workload, t0, log };
+    const r: Run = { o, cc, st, clients, workload, t0, log, upPid: o.controllers === null ? (up?.pid ?? null) : null };
     const endpoint = o.client === 'router' ? `${router!.host}:${router!.port}` : seeds.map((s) => `${s.host}:${s.port}`).join(',');
     log(`${o.kind} drill, run ${run}: ${o.writers} writers and ${o.readers} readers through ${o.client} ${endpoint}, repl-sync-mode ${mode}`);
     let last = Date.now();
@@ -368,10 +392,12 @@ async function drill(o: DrillOptions): Promise<DrillReport> {
       clearInterval(progress);
       await workload.stop();
       end = Date.now();
+      await clients.close();
     }
     log(`workload stopped; reading ${workload.writes.length} keys back`);
-    const found = await readBack(clients, workload.writes.map((w) => w.key));
-    await clients.close();
+    // Fresh connections: ioredis's may still hold commands the workload gave up on.
+    const verify = makeClients();
+    const found = await readBack(verify, workload.writes.map((w) => w.key)).finally(() => verify.close());
     const after = await getStatus(cc, 3000).catch(() => null);
     return buildReport({
       base: {
@@ -394,6 +420,7 @@ async function drill(o: DrillOptions): Promise<DrillReport> {
       detectedAt: ev.detectedAt,
       newPrimaryAt: ev.newPrimaryAt,
       healedAt: ev.healedAt,
+      restartedAt: ev.restartedAt,
       end,
       writes: workload.writes,
       reads: workload.reads,

@@ -667,7 +667,10 @@ export class Controller {
         const q = call.request;
         this.recordHeartbeat(q);
         const n = findNode(this.config, q.nodeId);
-        cb(null, { epoch: this.config.epoch, unknown: n === undefined || (n.runId !== q.runId && this.config.epoch > 0), intervalMs: HEARTBEAT_MS });
+        // A node behind this controller gets the configuration in the reply: it does not
+        // depend on its watch streams alone (a stalled one would leave it behind for good).
+        const behind = q.epoch < this.config.epoch;
+        cb(null, { epoch: this.config.epoch, unknown: n === undefined || (n.runId !== q.runId && this.config.epoch > 0), intervalMs: HEARTBEAT_MS, config: behind ? configToProto(this.config) : undefined });
       },
       watch: (call) => {
         this.watchers.add(call);

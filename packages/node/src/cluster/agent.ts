@@ -53,8 +53,8 @@ export class ClusterAgent {
   private readonly watchRetry: (NodeJS.Timeout | null)[];
   private lastHeartbeat = 0;
   private heartbeatMs = 200;
-  /** When a controller first said it holds a newer epoch than ours (the watch missed it). */
-  private behindSince = 0;
+  /** When each controller's watch was last reopened because a heartbeat had to deliver the configuration. */
+  private readonly watchReopened: number[];
   private timer: NodeJS.Timeout | null = null;
   /** Why writes are refused now, or null. */
   fence: string | null = 'no configuration from the controllers yet';
@@ -77,6 +77,7 @@ export class ClusterAgent {
     this.hbInFlight = new Array<boolean>(n).fill(false);
     this.watches = new Array(n).fill(null);
     this.watchRetry = new Array(n).fill(null);
+    this.watchReopened = new Array<number>(n).fill(0);
     this.id = nodeId(cfg.get('cluster-node-id'), process.cwd());
     // With cluster-enabled, Redis Cluster's interface (docs/sharding.md): slots from the
     // configuration (MOVED/ASK/CROSSSLOT), keys indexed by slot, database 0 only, pub/sub
@@ -131,16 +132,6 @@ export class ClusterAgent {
     if (now - this.lastHeartbeat >= this.heartbeatMs) {
       this.lastHeartbeat = now;
       this.heartbeat();
-    }
-    if (this.behindSince > 0 && now - this.behindSince > 1000) {
-      // A controller holds a newer configuration than any watch delivered: reopen them.
-      this.behindSince = 0;
-      this.log.warn('cluster agent: the configuration watch fell behind; reopening it');
-      for (let i = 0; i < this.watches.length; i++) {
-        this.watches[i]?.cancel();
-        this.watches[i] = null;
-        this.watch(i);
-      }
     }
     this.reconcile();
     this.updateFence(now);
@@ -226,9 +217,13 @@ export class ClusterAgent {
             this.registered = false;
             this.log.info('cluster agent: a controller does not know this process; registering again');
           }
-          if (r.epoch > (this.config?.epoch ?? 0)) {
-            if (this.behindSince === 0) this.behindSince = Date.now();
-          } else this.behindSince = 0;
+          // Behind this controller: its reply carries the configuration (the watch stream
+          // would have delivered it before this reply when it works).
+          if (r.config !== undefined && r.config.epoch > (this.config?.epoch ?? 0)) {
+            const held = this.config?.epoch ?? 0;
+            this.offer(r.config, `heartbeat ${i}`);
+            this.watchMissed(i, held, r.config.epoch);
+          }
         })
         .catch(() => {})
         .finally(() => (this.hbInFlight[i] = false));
@@ -245,9 +240,29 @@ export class ClusterAgent {
       this.watches[i] = null;
       if (!this.stopped && this.watchRetry[i] === null) this.watchRetry[i] = setTimeout(() => this.watch(i), WATCH_RETRY_MS);
     };
-    s.on('data', (c: controlPb.ClusterConfig) => this.offer(c, 'watch'));
-    s.on('error', again);
+    s.on('data', (c: controlPb.ClusterConfig) => this.offer(c, `watch ${i}`));
+    s.on('error', (e: Error) => {
+      if (this.watches[i] === s) this.log.debug({ controller: i, err: e.message }, 'cluster agent: configuration watch failed; reopening');
+      again();
+    });
     s.on('end', again);
+  }
+
+  /**
+   * A heartbeat reply delivered a configuration the watch on that controller had not:
+   * the stream may be stalled (or only slower than the reply); reopen it, at most once
+   * a second.
+   */
+  private watchMissed(i: number, held: number, epoch: number): void {
+    const now = Date.now();
+    if (now - this.watchReopened[i]! < 1000) return;
+    this.watchReopened[i] = now;
+    const a = this.clients.addresses[i]!;
+    this.log.info({ controller: `${a.host}:${a.port}`, held, epoch }, 'cluster agent: a heartbeat delivered a configuration the watch had not; reopening the watch');
+    if (this.watchRetry[i]) clearTimeout(this.watchRetry[i]!);
+    this.watches[i]?.cancel();
+    this.watches[i] = null;
+    this.watch(i);
   }
 
   /** A configuration from a controller: applied only when its epoch is higher than ours. */
@@ -259,7 +274,6 @@ export class ClusterAgent {
     const before = this.config ? plan.desiredRole(this.config, this.id) : null;
     this.config = incoming;
     this.slots?.apply(incoming);
-    this.behindSince = 0;
     const now = plan.desiredRole(incoming, this.id);
     if (JSON.stringify(before) !== JSON.stringify(now)) this.log.info({ epoch: incoming.epoch, via, desired: now }, 'cluster agent: new configuration');
     else this.log.debug({ epoch: incoming.epoch, via }, 'cluster agent: new configuration');

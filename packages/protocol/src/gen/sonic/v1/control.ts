@@ -98,6 +98,11 @@ export interface HeartbeatReply {
   unknown: boolean;
   /** How often the controller wants heartbeats. */
   intervalMs: number;
+  /**
+   * The controller's configuration, when it is newer than the node's (the request's
+   * epoch): a node applies it even when its watch streams deliver nothing.
+   */
+  config: ClusterConfig | undefined;
 }
 
 export interface WatchRequest {
@@ -923,7 +928,7 @@ export const HeartbeatRequest: MessageFns<HeartbeatRequest> = {
 };
 
 function createBaseHeartbeatReply(): HeartbeatReply {
-  return { epoch: 0, unknown: false, intervalMs: 0 };
+  return { epoch: 0, unknown: false, intervalMs: 0, config: undefined };
 }
 
 export const HeartbeatReply: MessageFns<HeartbeatReply> = {
@@ -936,6 +941,9 @@ export const HeartbeatReply: MessageFns<HeartbeatReply> = {
     }
     if (message.intervalMs !== 0) {
       writer.uint32(24).uint32(message.intervalMs);
+    }
+    if (message.config !== undefined) {
+      ClusterConfig.encode(message.config, writer.uint32(34).fork()).join();
     }
     return writer;
   },
@@ -977,6 +985,14 @@ export const HeartbeatReply: MessageFns<HeartbeatReply> = {
             message.intervalMs = reader.uint32();
             continue;
           }
+          case 4: {
+            if (tag !== 34) {
+              break;
+            }
+
+            message.config = ClusterConfig.decode(reader, reader.uint32());
+            continue;
+          }
         }
         if ((tag & 7) === 4 || tag === 0) {
           break;
@@ -998,6 +1014,7 @@ export const HeartbeatReply: MessageFns<HeartbeatReply> = {
         : isSet(object.interval_ms)
         ? globalThis.Number(object.interval_ms)
         : 0,
+      config: isSet(object.config) ? ClusterConfig.fromJSON(object.config) : undefined,
     };
   },
 
@@ -1012,6 +1029,9 @@ export const HeartbeatReply: MessageFns<HeartbeatReply> = {
     if (message.intervalMs !== 0) {
       obj.intervalMs = Math.round(message.intervalMs);
     }
+    if (message.config !== undefined) {
+      obj.config = ClusterConfig.toJSON(message.config);
+    }
     return obj;
   },
 
@@ -1023,6 +1043,9 @@ export const HeartbeatReply: MessageFns<HeartbeatReply> = {
     message.epoch = object.epoch ?? 0;
     message.unknown = object.unknown ?? false;
     message.intervalMs = object.intervalMs ?? 0;
+    message.config = (object.config !== undefined && object.config !== null)
+      ? ClusterConfig.fromPartial(object.config)
+      : undefined;
     return message;
   },
 };

@@ -21,6 +21,8 @@ export interface ProcSpec {
   kind: Kind;
   port: number;
   dir: string;
+  /** A node's shard. */
+  shard?: string;
   /** Arguments after `sonic`. */
   args: string[];
 }

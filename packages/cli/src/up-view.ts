@@ -43,7 +43,7 @@ export async function collect(cc: ControlClients, children: Child[], password: s
   await Promise.all([
     cc.any<controlPb.StatusReply>('status', {}, 1000).then(
       (s) => (status = s),
-      (e: { details?: string; message: string }) => (statusError = e.details || e.message),
+      (e: { code?: number; details?: string; message: string }) => (statusError = e.code === 14 ? 'unreachable' : e.code === 4 ? 'no answer in time' : e.details || e.message),
     ),
     ...children
       .filter((c) => c.spec.kind !== 'controller' && c.running)
@@ -85,10 +85,12 @@ function rows(s: Snapshot): string[][] {
       out.push([k === 0 ? sh.id : '', k === 0 ? formatSlotRanges(sh.slots) : '', n.id, String(n.address?.port ?? ''), role, health(n, live.get(n.id)), i?.ops ?? '-', i?.mem ?? '-', proc(byId.get(n.id))]);
     });
   }
-  // Our nodes the controllers do not know (yet).
+  // Our nodes the controllers do not know (yet), or all of them when no controller answers.
   for (const c of s.children) {
     if (c.spec.kind !== 'node' || shown.has(c.spec.id)) continue;
-    out.push(['', '', c.spec.id, String(c.spec.port), '-', 'not registered', '-', '-', proc(c)]);
+    const i = s.info.get(c.spec.id);
+    const known = s.status !== null;
+    out.push([known ? '' : (c.spec.shard ?? ''), '', c.spec.id, String(c.spec.port), known ? '-' : (i?.role ?? '?'), known ? 'not registered' : '?', i?.ops ?? '-', i?.mem ?? '-', proc(c)]);
   }
   return out;
 }

@@ -165,6 +165,7 @@ class Up {
   private stopping: Promise<void> | null = null;
   private list = '';
   private routerPort = 0;
+  private wantedPort = 0;
   private cc: ControlClients | null = null;
   private viewTimer: NodeJS.Timeout | null = null;
   private readonly tty = process.stdout.isTTY === true;
@@ -202,7 +203,7 @@ class Up {
   }
 
   /** Builds the process specs: from up.json when the directory holds a cluster, else new ports. */
-  private async plan(prev: UpJson | null): Promise<{ fresh: boolean; ctls: ProcSpec[]; nodes: (ProcSpec & { shard: string; replicaOf?: ProcSpec })[]; router: ProcSpec }> {
+  private async plan(prev: UpJson | null): Promise<{ fresh: boolean; ctls: ProcSpec[]; nodes: (ProcSpec & { shard: string })[]; router: ProcSpec }> {
     const o = this.o;
     const taken = new Set<number>();
     let ctlPorts: number[];
@@ -230,7 +231,8 @@ class Up {
     } else {
       this.routerPort = o.port;
     }
-    // The router first: it gets --port or the next free one.
+    // The router first: it gets --port (or the port of the last run) or the next free one.
+    this.wantedPort = this.routerPort;
     this.routerPort = await nextFreePort(this.routerPort, taken);
     taken.add(this.routerPort);
     if (fresh) {
@@ -421,7 +423,7 @@ class Up {
       controllerProcs: this.children.filter((c) => c.spec.kind === 'controller').map((c) => ({ id: c.spec.id, port: c.spec.port, pid: c.pid })),
       nodes: this.children
         .filter((c) => c.spec.kind === 'node')
-        .map((c) => ({ id: c.spec.id, shard: (c.spec as ProcSpec & { shard: string }).shard, host: '127.0.0.1', port: c.spec.port, pid: c.pid, dir: c.spec.dir })),
+        .map((c) => ({ id: c.spec.id, shard: c.spec.shard ?? '', host: '127.0.0.1', port: c.spec.port, pid: c.pid, dir: c.spec.dir })),
       password: this.o.password || null,
       persist: this.o.persist,
     };
@@ -503,7 +505,7 @@ class Up {
         },
         60000,
       );
-      this.say(`starting the router on ${this.routerPort}${this.o.given.has('port') || prev !== null || this.routerPort === 6379 ? '' : ` (6379 is taken)`}`);
+      this.say(`starting the router on ${this.routerPort}${this.routerPort === this.wantedPort ? '' : ` (${this.wantedPort} is taken)`}`);
       await waitListening(this.launch(router));
       await this.until(
         () => why,

@@ -287,6 +287,18 @@ export function run(cmd, args, { timeoutMs = 60000, input } = {}) {
 
 // ------------------------------------------------------------------ redis-benchmark
 
+/** Requests/second of one redis-benchmark run of a custom command (`-q`: one result line). */
+export async function benchmarkRps(port, args, { requests, clients, pipeline }) {
+  const r = await run(
+    'redis-benchmark',
+    ['-h', '127.0.0.1', '-p', String(port), '-n', String(requests), '-c', String(clients), '-P', String(pipeline), '-q', ...args],
+    { timeoutMs: 300000 },
+  );
+  const m = /([\d.]+) requests per second/.exec(r.stdout.replace(/\r/g, '\n'));
+  if (!m) throw new Error(`redis-benchmark gave no result: ${r.stdout} ${r.stderr}`);
+  return Number(m[1]);
+}
+
 /** The `test` column of redis-benchmark's CSV ("MSET (10 keys)", "LRANGE_100 (...)") → -t name. */
 function testName(csvName) {
   return csvName.split(' ')[0].toLowerCase();

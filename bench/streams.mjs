@@ -9,7 +9,7 @@
 //
 //   node bench/streams.mjs [--requests N] [--clients N] [--rounds N] [--pipeline P]
 
-import { command, cpuNs, fmtInt, killAll, loadavg, median, parseArgs, run, startRedis, startSonic, table } from './lib.mjs';
+import { benchmarkRps, command, cpuNs, fmtInt, killAll, loadavg, median, parseArgs, startRedis, startSonic, table } from './lib.mjs';
 
 const opts = { requests: 100000, clients: 50, rounds: 3, pipeline: 1, ...parseArgs(process.argv.slice(2), { requests: 'int', clients: 'int', rounds: 'int', pipeline: 'int' }) };
 
@@ -19,16 +19,7 @@ const TESTS = [
   { name: 'XRANGE COUNT 10', args: ['XRANGE', 'bench:s', '-', '+', 'COUNT', '10'] },
 ];
 
-async function bench(port, args) {
-  const r = await run(
-    'redis-benchmark',
-    ['-h', '127.0.0.1', '-p', String(port), '-n', String(opts.requests), '-c', String(opts.clients), '-P', String(opts.pipeline), '-q', ...args],
-    { timeoutMs: 300000 },
-  );
-  const m = /([\d.]+) requests per second/.exec(r.stdout.replace(/\r/g, '\n'));
-  if (!m) throw new Error(`redis-benchmark gave no result: ${r.stdout} ${r.stderr}`);
-  return Number(m[1]);
-}
+const bench = (port, args) => benchmarkRps(port, args, opts);
 
 async function round(server) {
   await command(server.port, ['FLUSHALL']);

@@ -213,6 +213,26 @@ export class RawConn {
   }
 }
 
+/**
+ * The raw replies of `cmds` sent one by one on a fresh connection (after HELLO 3 when
+ * `resp3`), each as `command => reply bytes`: for comparing Sonic with redis-server.
+ */
+export async function transcript(port: number, cmds: string[][], resp3 = false): Promise<string[]> {
+  const c = await RawConn.open(port);
+  try {
+    if (resp3) await c.call('HELLO', '3');
+    const out: string[] = [];
+    for (const cmd of cmds) {
+      const from = c.raw.length;
+      await c.call(...cmd);
+      out.push(`${cmd.join(' ')} => ${c.raw.subarray(from).toString('latin1')}`);
+    }
+    return out;
+  } finally {
+    c.close();
+  }
+}
+
 /** A temporary directory removed by the caller. */
 export function tempDir(prefix = 'sonic-'): string {
   return mkdtempSync(join(tmpdir(), prefix));

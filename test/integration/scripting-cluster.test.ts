@@ -10,7 +10,7 @@
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { Cluster, Redis } from 'ioredis';
-import { RawConn, startRedis, stopAll, type Proc } from './harness.js';
+import { startRedis, stopAll, transcript, type Proc } from './harness.js';
 import { stopEverything, waitFor } from './controller-helpers.js';
 import { keyInShard, slotOf, startSonicCluster, type SonicCluster } from './cluster-helpers.js';
 
@@ -33,21 +33,6 @@ afterAll(async () => {
   await stopEverything();
   await stopAll();
 });
-
-async function transcript(port: number, cmds: string[][]): Promise<string[]> {
-  const c = await RawConn.open(port);
-  try {
-    const out: string[] = [];
-    for (const cmd of cmds) {
-      const from = c.raw.length;
-      await c.call(...cmd);
-      out.push(`${cmd.join(' ')} => ${c.raw.subarray(from).toString('latin1')}`);
-    }
-    return out;
-  } finally {
-    c.close();
-  }
-}
 
 const ev = (script: string, keys: string[] = [], args: string[] = []): string[] => ['EVAL', script, String(keys.length), ...keys, ...args];
 

@@ -10,7 +10,7 @@ import { readdirSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { Redis } from 'ioredis';
-import { RawConn, startRedis, stopAll, type Proc } from './harness.js';
+import { startRedis, stopAll, transcript, type Proc } from './harness.js';
 import { client, startNode, startReplica, waitUntil } from './replication-helpers.js';
 
 interface Pair {
@@ -68,22 +68,6 @@ function aofCommands(p: Proc): string[] {
     }
   }
   return out;
-}
-
-/** The replies (raw RESP) of `cmds` on one connection. */
-async function transcript(port: number, cmds: string[][]): Promise<string[]> {
-  const c = await RawConn.open(port);
-  try {
-    const out: string[] = [];
-    for (const cmd of cmds) {
-      const from = c.raw.length;
-      await c.call(...cmd);
-      out.push(`${cmd.join(' ')} => ${c.raw.subarray(from).toString('latin1')}`);
-    }
-    return out;
-  } finally {
-    c.close();
-  }
 }
 
 /** Runs `cmds` on the same role of both systems and expects the same replies. */

@@ -6,7 +6,7 @@
  * and stopped by SCRIPT KILL.
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { RawConn, startRedis, startSonic, stopAll, type Proc } from './harness.js';
+import { RawConn, startRedis, startSonic, stopAll, transcript, type Proc } from './harness.js';
 
 let sonic: Proc;
 let redis: Proc;
@@ -15,22 +15,6 @@ beforeAll(async () => {
   [sonic, redis] = await Promise.all([startSonic(['--busy-reply-threshold', '200']), startRedis(['--busy-reply-threshold', '200'])]);
 });
 afterAll(stopAll);
-
-async function transcript(port: number, cmds: string[][], resp3: boolean): Promise<string[]> {
-  const c = await RawConn.open(port);
-  try {
-    if (resp3) await c.call('HELLO', '3');
-    const out: string[] = [];
-    for (const cmd of cmds) {
-      const from = c.raw.length;
-      await c.call(...cmd);
-      out.push(`${cmd.join(' ')} => ${c.raw.subarray(from).toString('latin1')}`);
-    }
-    return out;
-  } finally {
-    c.close();
-  }
-}
 
 async function same(cmds: string[][]): Promise<void> {
   for (const resp3 of [false, true]) {

@@ -9,56 +9,20 @@
 //     Counted on the clients ('topology' / refreshes / ioredis 'refresh' events) and on
 //     the nodes (INFO commandstats: CLUSTER SLOTS + CLUSTER SHARDS calls).
 // Build first (npx tsc -b). Usage: node bench/client.mjs [rounds=5] [seconds=3] [callers=50]
-import { spawn, spawnSync } from 'node:child_process';
-import { createServer } from 'node:net';
-import { mkdtempSync, rmSync } from 'node:fs';
-import { tmpdir } from 'node:os';
-import { join, resolve } from 'node:path';
+import { spawnSync } from 'node:child_process';
+import { loadavg } from 'node:os';
 import { Cluster, Redis } from 'ioredis';
 import { Client, sharedWatch } from '../packages/client/dist/index.js';
+import { DEFAULT_SONIC_MAIN as SONIC, freePort, killAll, sleep, startServer } from './lib.mjs';
 
-const ROOT = resolve(import.meta.dirname, '..');
-const SONIC = join(ROOT, 'packages/cli/dist/main.js');
 const ROUNDS = Number(process.argv[2] ?? 5);
 const SECONDS = Number(process.argv[3] ?? 3);
 const CALLERS = Number(process.argv[4] ?? 50);
 const VALUE = 'v'.repeat(64);
 const KEYS = 100000;
-const children = new Set();
-const dirs = new Set();
 
-const sleep = (ms) => new Promise((r) => setTimeout(r, ms));
-const isFree = (port) => new Promise((res) => { const s = createServer(); s.once('error', () => res(false)); s.listen(port, '127.0.0.1', () => s.close(() => res(true))); });
-async function portPair() {
-  for (;;) {
-    const p = 20000 + Math.floor(Math.random() * 35000);
-    if ((await isFree(p)) && (await isFree(p + 10000))) return p;
-  }
-}
-const freePort = () => new Promise((res) => { const s = createServer(); s.listen(0, '127.0.0.1', () => { const p = s.address().port; s.close(() => res(p)); }); });
-function tmp(prefix) { const d = mkdtempSync(join(tmpdir(), prefix)); dirs.add(d); return d; }
-function run(args) {
-  const c = spawn(process.execPath, [SONIC, ...args], { stdio: 'ignore', env: { ...process.env, SONIC_LOG_LEVEL: 'warn' } });
-  children.add(c);
-  c.on('exit', () => children.delete(c));
-  return c;
-}
-function killAll() {
-  for (const c of children) try { c.kill('SIGKILL'); } catch { /* gone */ }
-  children.clear();
-  for (const d of dirs) rmSync(d, { recursive: true, force: true });
-  dirs.clear();
-}
-process.on('exit', killAll);
-process.on('SIGINT', () => { killAll(); process.exit(130); });
-async function waitPort(port) {
-  for (let i = 0; i < 600; i++) {
-    const r = new Redis({ port, lazyConnect: true, retryStrategy: null, maxRetriesPerRequest: 0 });
-    r.on('error', () => {});
-    try { await r.connect(); await r.ping(); r.disconnect(); return; } catch { r.disconnect(); await sleep(25); }
-  }
-  throw new Error(`port ${port} did not open`);
-}
+/** A sonic process (controller or node) in a scratch dir (its cwd), once it answers PING. */
+const sonic = (name, port, args) => startServer(name, process.execPath, [SONIC, ...args], port, { env: { SONIC_LOG_LEVEL: 'warn' }, startTimeoutMs: 60000 });
 async function until(what, fn, ms = 60000) {
   const end = Date.now() + ms;
   while (Date.now() < end) { try { if (await fn()) return; } catch { /* retry */ } await sleep(50); }
@@ -67,18 +31,17 @@ async function until(what, fn, ms = 60000) {
 const status = (ctl) => JSON.parse(spawnSync(process.execPath, [SONIC, 'status', '--json', '--controllers', ctl], { encoding: 'utf8' }).stdout);
 
 async function sonicCluster() {
-  const ports = [await portPair(), await portPair(), await portPair()];
-  const peers = ports.map((p, i) => `c${i + 1}=127.0.0.1:${p}`).join(',');
-  for (let i = 0; i < 3; i++) run(['controller', '--id', `c${i + 1}`, '--peers', peers, '--dir', tmp('ctl-'), '--down-after-milliseconds', '1000']);
-  await Promise.all(ports.map(waitPort));
-  const ctl = ports.map((p) => `127.0.0.1:${p}`).join(',');
+  const ports = [await freePort(), await freePort(), await freePort()];
+  const buses = [await freePort(), await freePort(), await freePort()];
+  const peers = ports.map((p, i) => `c${i + 1}=127.0.0.1:${p}@${buses[i]}`).join(',');
+  await Promise.all(ports.map((p, i) => sonic(`c${i + 1}`, p, ['controller', '--id', `c${i + 1}`, '--bus-port', String(buses[i]), '--peers', peers, '--down-after-milliseconds', '1000'])));
+  const ctl = ports.map((p, i) => `127.0.0.1:${p}@${buses[i]}`).join(',');
   const nodes = [];
   const start = async (id, extra) => {
     const port = await freePort();
     const bus = await freePort();
-    const proc = run(['node', '--port', String(port), '--bus-port', String(bus), '--dir', tmp('node-'), '--controllers', ctl, '--cluster-enabled', 'yes', '--cluster-node-id', id, '--cluster-node-timeout', '3000', '--save', '', '--appendonly', 'no', ...extra]);
-    await waitPort(port);
-    const n = { id, port, bus, proc };
+    const srv = await sonic(id, port, ['node', '--port', String(port), '--bus-port', String(bus), '--controllers', ctl, '--cluster-enabled', 'yes', '--cluster-node-id', id, '--cluster-node-timeout', '3000', '--save', '', '--appendonly', 'no', ...extra]);
+    const n = { id, port, bus, proc: srv.proc };
     nodes.push(n);
     return n;
   };
@@ -152,7 +115,7 @@ async function clusterCalls(nodes) {
 }
 
 async function main() {
-  console.log(`bench/client: ${CALLERS} callers, SET+GET of ${KEYS} random keys (64 B values), ${ROUNDS} interleaved rounds of ${SECONDS} s; load ${(await import('node:os')).loadavg().map((x) => x.toFixed(1)).join(' ')}`);
+  console.log(`bench/client: ${CALLERS} callers, SET+GET of ${KEYS} random keys (64 B values), ${ROUNDS} interleaved rounds of ${SECONDS} s; load ${loadavg().map((x) => x.toFixed(1)).join(' ')}`);
   const cl = await sonicCluster();
   const ours = new Client({ controllers: cl.ctl });
   ours.on('error', () => {});
@@ -199,9 +162,10 @@ async function main() {
   // A light load on every client: one SET to a random key every 20 ms.
   let running = true;
   const errors = { pushed: 0, seeded: 0, ioredis: 0 };
+  const kinds = { pushed: {}, seeded: {}, ioredis: {} };
   const loop = (c, kind) => (async () => {
     for (let i = 0; running; i++) {
-      try { await c.set(`fo:${kind}:${Math.floor(Math.random() * 1e6)}`, 'x'); } catch { errors[kind]++; }
+      try { await c.set(`fo:${kind}:${Math.floor(Math.random() * 1e6)}`, 'x'); } catch (e) { errors[kind]++; kinds[kind][e.name] = (kinds[kind][e.name] ?? 0) + 1; }
       await sleep(20);
     }
   })();
@@ -218,9 +182,9 @@ async function main() {
   const calls = (await clusterCalls(cl.nodes)) - callsBase;
   const seededRefreshes = seeded.reduce((n, c) => n + c.refreshes, 0) - seededBase;
   console.log(`failover of shard-2 (replica promoted after ${promotedMs} ms), ${N} clients of each kind under light load:`);
-  console.log(`  @sonic/client, pushed topology: ${watch.changes - changesBase} configuration message(s) to the process over one watch, ${pushedTopo} table updates over ${N} clients, 0 node queries; ${errors.pushed} failed writes`);
-  console.log(`  @sonic/client, seed nodes:      ${seededRefreshes} refreshes (CLUSTER SHARDS) over ${N} clients; ${errors.seeded} failed writes`);
-  console.log(`  ioredis Cluster:                ${ioRefresh - ioBase} refreshes ('refresh' events) over ${N} clients; ${errors.ioredis} failed writes`);
+  console.log(`  @sonic/client, pushed topology: ${watch.changes - changesBase} configuration message(s) to the process over one watch, ${pushedTopo} table updates over ${N} clients, 0 node queries; ${errors.pushed} failed writes ${JSON.stringify(kinds.pushed)}`);
+  console.log(`  @sonic/client, seed nodes:      ${seededRefreshes} refreshes (CLUSTER SHARDS) over ${N} clients; ${errors.seeded} failed writes ${JSON.stringify(kinds.seeded)}`);
+  console.log(`  ioredis Cluster:                ${ioRefresh - ioBase} refreshes ('refresh' events) over ${N} clients; ${errors.ioredis} failed writes ${JSON.stringify(kinds.ioredis)}`);
   console.log(`  nodes answered ${calls} CLUSTER SLOTS/SHARDS in that window`);
   for (const c of [...pushed, ...seeded]) c.close();
   for (const c of ios) c.disconnect();

@@ -8,32 +8,25 @@
  * sharded pub/sub keep delivering after the failover.
  */
 import { afterAll, describe, expect, it } from 'vitest';
-import { Cluster } from 'ioredis';
-import { Client, WriteOutcomeUnknownError, sharedWatch } from '@sonic/client';
+import { WriteOutcomeUnknownError, sharedWatch } from '@sonic/client';
+import { client, closeClients, expectNothingLost } from './client-helpers.js';
 import { kill, status, stopEverything, waitFor } from './controller-helpers.js';
-import { Load, keyInShard, missingFromLoads, slotOf, startSonicCluster } from './cluster-helpers.js';
+import { Load, keyInShard, slotOf, startSonicCluster } from './cluster-helpers.js';
 
-const clients: Client[] = [];
 afterAll(async () => {
-  for (const c of clients) c.close();
+  closeClients();
   await stopEverything();
 });
 
-function client(o: ConstructorParameters<typeof Client>[0], errors: Error[]): Client {
-  const c = new Client({ retryTimeoutMs: 15000, ...o });
-  c.on('error', (e) => errors.push(e));
-  clients.push(c);
-  return c;
-}
 
 describe('client failover', () => {
   it('SIGKILL of a primary: nothing acknowledged lost, only unknown-outcome errors, one topology update per change, pub/sub resumes', async () => {
     const cl = await startSonicCluster({ downAfterMs: 500, replicas: [1, 2, 1], args: ['--repl-sync-mode', 'sync', '--repl-sync-timeout', '2000'] });
     const connErrors: Error[] = [];
-    const a = client({ controllers: cl.g.list() }, connErrors);
-    const b = client({ controllers: cl.g.list(), readFrom: 'prefer-replicas' }, connErrors);
-    const seeded = client({ nodes: cl.seeds }, connErrors);
-    const sub = client({ controllers: cl.g.list() }, connErrors);
+    const a = client({ retryTimeoutMs: 15000, controllers: cl.g.list() }, connErrors);
+    const b = client({ retryTimeoutMs: 15000, controllers: cl.g.list(), readFrom: 'prefer-replicas' }, connErrors);
+    const seeded = client({ retryTimeoutMs: 15000, nodes: cl.seeds }, connErrors);
+    const sub = client({ retryTimeoutMs: 15000, controllers: cl.g.list() }, connErrors);
     await Promise.all([a.ready(), b.ready(), seeded.ready(), sub.ready()]);
     const watch = sharedWatch(cl.g.list());
     const topo = { a: 0, b: 0, sub: 0 };
@@ -115,11 +108,7 @@ describe('client failover', () => {
     expect(connErrors.every((e) => !(e instanceof WriteOutcomeUnknownError))).toBe(true);
 
     // Nothing acknowledged is lost (read back by ioredis Cluster).
-    const io = new Cluster(cl.seeds.filter((s) => s.port !== victim.port), { redisOptions: { maxRetriesPerRequest: 3 } });
-    io.on('error', () => {});
-    const missing = await missingFromLoads(io, loads);
-    io.disconnect();
-    expect(missing.length, missing.slice(0, 10).join(', ')).toBe(0);
+    await expectNothingLost(cl.seeds.filter((s) => s.port !== victim.port), loads);
 
     // Topology: every change reached this process once, and each client applied it once.
     const changes = watch.changes - changes0;

@@ -7,24 +7,17 @@
  * cross-slot MGET/MSET/DEL, scripts (EVALSHA then EVAL) and a blocking pop.
  */
 import { afterAll, describe, expect, it } from 'vitest';
-import { Cluster } from 'ioredis';
-import { Client, CrossSlotError, sharedWatch } from '@sonic/client';
+import { CrossSlotError, sharedWatch } from '@sonic/client';
+import { client, closeClients, expectNothingLost } from './client-helpers.js';
 import { status, stopEverything, waitFor } from './controller-helpers.js';
-import { clusterCli, Load, missingFromLoads, slotCounts, startSonicCluster, type SonicCluster } from './cluster-helpers.js';
+import { clusterCli, Load, slotCounts, startSonicCluster, type SonicCluster } from './cluster-helpers.js';
 
-const clients: Client[] = [];
 let cl: SonicCluster;
 afterAll(async () => {
-  for (const c of clients) c.close();
+  closeClients();
   await stopEverything();
 });
 
-function client(o: ConstructorParameters<typeof Client>[0], errors: Error[] = []): Client {
-  const c = new Client(o);
-  c.on('error', (e) => errors.push(e));
-  clients.push(c);
-  return c;
-}
 
 describe('client while slots move', () => {
   it('1024 slots move from shard-1 to shard-2 under load: no client error, nothing lost, one table update per configuration', async () => {
@@ -50,11 +43,7 @@ describe('client while slots move', () => {
     await new Promise((r) => setTimeout(r, 300));
     for (const l of loads) await l.stop();
     for (const l of loads) expect(l.errors.length, `${l.prefix}: ${[...new Set(l.errors)].join(' | ')}`).toBe(0);
-    const io = new Cluster(cl.seeds, { redisOptions: { maxRetriesPerRequest: 3 } });
-    io.on('error', () => {});
-    const missing = await missingFromLoads(io, loads);
-    io.disconnect();
-    expect(missing.length, missing.slice(0, 10).join(', ')).toBe(0);
+    await expectNothingLost(cl.seeds, loads);
     const changes = watch.changes - changes0;
     expect(changes).toBeGreaterThan(0);
     expect(updates).toBe(changes);

@@ -1,29 +1,24 @@
 /**
- * @sonic/client against a standalone `sonic node` (and redis-server 7 for comparison of
- * the handshake): RESP3 and RESP2, AUTH, typed errors, Buffers in and out, pipelines,
+ * @sonic/client against a standalone `sonic node`: RESP3 and RESP2, AUTH, typed errors, Buffers in and out, pipelines,
  * MULTI, scripts, pub/sub that survives a restart of the node, the blocking pool, and a
  * write in flight when the node dies reported as of unknown outcome.
  */
 import { afterAll, describe, expect, it } from 'vitest';
-import { Client, ReplyError, WriteOutcomeUnknownError } from '@sonic/client';
+import { ReplyError, WriteOutcomeUnknownError, type ClientOptions } from '@sonic/client';
+import { client as make, closeClients } from './client-helpers.js';
 import { spawn, type ChildProcess } from 'node:child_process';
 import { SONIC, freePort, startSonic, stopAll } from './harness.js';
 import { waitForPort } from './controller-helpers.js';
 
-const clients: Client[] = [];
 const extra: ChildProcess[] = [];
+const client = (o: ClientOptions) => make({ reconnectBaseMs: 20, reconnectMaxMs: 200, ...o });
+
 afterAll(async () => {
-  for (const c of clients) c.close();
+  closeClients();
   for (const p of extra) p.kill('SIGKILL');
   await stopAll();
 });
 
-function client(o: ConstructorParameters<typeof Client>[0]): Client {
-  const c = new Client({ reconnectBaseMs: 20, reconnectMaxMs: 200, ...o });
-  c.on('error', () => {});
-  clients.push(c);
-  return c;
-}
 
 describe('client against a standalone sonic node', () => {
   it('commands over RESP3 and RESP2, AUTH, Buffers, typed errors', async () => {

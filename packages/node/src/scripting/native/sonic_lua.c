@@ -75,7 +75,16 @@ static void buf_need(Buf *b, size_t n) {
 }
 static void buf_add(Buf *b, const char *s, size_t n) { buf_need(b, n); memcpy(b->p + b->len, s, n); b->len += n; }
 static void buf_str(Buf *b, const char *s) { buf_add(b, s, strlen(s)); }
-static void buf_fmt(Buf *b, const char *fmt, long long v) { char t[32]; int n = snprintf(t, sizeof t, fmt, v); buf_add(b, t, n); }
+/* `prefix`, the decimal digits of v, CRLF (":12\r\n", "*3\r\n" ...), without snprintf. */
+static void buf_int(Buf *b, char prefix, long long v) {
+  char t[32]; int i = sizeof t;
+  t[--i] = '\n'; t[--i] = '\r';
+  unsigned long long u = v < 0 ? 0ULL - (unsigned long long)v : (unsigned long long)v;
+  do { t[--i] = (char)('0' + u % 10); u /= 10; } while (u);
+  if (v < 0) t[--i] = '-';
+  t[--i] = prefix;
+  buf_add(b, t + i, sizeof t - i);
+}
 
 static double now_ms(void) {
   struct timespec ts;
@@ -198,7 +207,7 @@ static const char *push_resp(lua_State *L, const char *p, const char *end, int d
 static void rawfield(lua_State *L, int idx, const char *k) { lua_pushstring(L, k); lua_rawget(L, idx < 0 && idx > LUA_REGISTRYINDEX ? idx - 1 : idx); }
 
 static void emit_null(Buf *b, int proto) { buf_str(b, proto == 3 ? "_\r\n" : "$-1\r\n"); }
-static void emit_bulk(Buf *b, const char *s, size_t n) { buf_fmt(b, "$%lld\r\n", (long long)n); buf_add(b, s, n); buf_str(b, "\r\n"); }
+static void emit_bulk(Buf *b, const char *s, size_t n) { buf_int(b, '$', (long long)n); buf_add(b, s, n); buf_str(b, "\r\n"); }
 static void emit_line(Buf *b, char type, const char *s, size_t n) {
   buf_need(b, n + 3);
   b->p[b->len++] = type;
@@ -221,7 +230,7 @@ static void emit(VM *vm, lua_State *L, int idx, Buf *b, int proto, int depth) {
       else if (proto == 3) buf_str(b, lua_toboolean(L, idx) ? "#t\r\n" : "#f\r\n");
       else buf_str(b, lua_toboolean(L, idx) ? ":1\r\n" : ":0\r\n");
       return;
-    case LUA_TNUMBER: buf_fmt(b, ":%lld\r\n", (long long)lua_tonumber(L, idx)); return;
+    case LUA_TNUMBER: buf_int(b, ':', (long long)lua_tonumber(L, idx)); return;
     case LUA_TTABLE: {
       size_t n; const char *s;
       rawfield(L, idx, "err");
@@ -248,7 +257,7 @@ static void emit(VM *vm, lua_State *L, int idx, Buf *b, int proto, int depth) {
       if (lua_type(L, -1) == LUA_TTABLE) {
         int t = lua_gettop(L); long long count = 0;
         lua_pushnil(L); while (lua_next(L, t)) { count++; lua_pop(L, 1); }
-        if (proto == 3) buf_fmt(b, "%%%lld\r\n", count); else buf_fmt(b, "*%lld\r\n", count * 2);
+        if (proto == 3) buf_int(b, '%', count); else buf_int(b, '*', count * 2);
         lua_pushnil(L);
         while (lua_next(L, t)) {
           int top = lua_gettop(L);
@@ -263,7 +272,7 @@ static void emit(VM *vm, lua_State *L, int idx, Buf *b, int proto, int depth) {
       if (lua_type(L, -1) == LUA_TTABLE) {
         int t = lua_gettop(L); long long count = 0;
         lua_pushnil(L); while (lua_next(L, t)) { count++; lua_pop(L, 1); }
-        buf_fmt(b, proto == 3 ? "~%lld\r\n" : "*%lld\r\n", count);
+        buf_int(b, proto == 3 ? '~' : '*', count);
         lua_pushnil(L);
         while (lua_next(L, t)) { emit(vm, L, lua_gettop(L) - 1, b, proto, depth + 1); lua_pop(L, 1); }
         lua_pop(L, 1); return;
@@ -276,7 +285,7 @@ static void emit(VM *vm, lua_State *L, int idx, Buf *b, int proto, int depth) {
         if (lua_type(L, -1) == LUA_TSTRING && lua_type(L, -2) == LUA_TSTRING) {
           size_t fl; const char *f = lua_tolstring(L, -2, &fl);
           s = lua_tolstring(L, -1, &n);
-          if (proto == 3) { buf_fmt(b, "=%lld\r\n", (long long)(n + 4)); buf_add(b, f, fl > 3 ? 3 : fl); buf_str(b, ":"); buf_add(b, s, n); buf_str(b, "\r\n"); }
+          if (proto == 3) { buf_int(b, '=', (long long)(n + 4)); buf_add(b, f, fl > 3 ? 3 : fl); buf_str(b, ":"); buf_add(b, s, n); buf_str(b, "\r\n"); }
           else emit_bulk(b, s, n);
           lua_pop(L, 3); return;
         }
@@ -286,7 +295,7 @@ static void emit(VM *vm, lua_State *L, int idx, Buf *b, int proto, int depth) {
       /* An array: elements 1..n up to the first nil. */
       long long count = 0;
       for (;;) { lua_rawgeti(L, idx, (int)count + 1); int nil = lua_isnil(L, -1); lua_pop(L, 1); if (nil) break; count++; }
-      buf_fmt(b, "*%lld\r\n", count);
+      buf_int(b, '*', count);
       for (long long j = 1; j <= count; j++) {
         lua_rawgeti(L, idx, (int)j);
         emit(vm, L, lua_gettop(L), b, proto, depth + 1);
@@ -908,7 +917,11 @@ static napi_value js_run(napi_env env, napi_callback_info info) {
   char kind[16]; size_t kl;
   napi_get_value_string_latin1(env, argv[1], kind, sizeof kind, &kl);
   int is_fn = strcmp(kind, "functions") == 0;
-  size_t nlen; char *name = get_str(env, argv[2], &nlen);
+  char namebuf[128];
+  size_t nlen = 0;
+  napi_get_value_string_latin1(env, argv[2], NULL, 0, &nlen);
+  char *name = nlen < sizeof namebuf ? namebuf : malloc(nlen + 1);
+  napi_get_value_string_latin1(env, argv[2], name, nlen + 1, &nlen);
   int32_t caller_resp = 2; napi_get_value_int32(env, argv[5], &caller_resp);
   size_t ll; napi_get_value_string_latin1(env, argv[6], vm->label, sizeof vm->label, &ll);
   double busy = 0; napi_get_value_double(env, argv[7], &busy);
@@ -927,7 +940,7 @@ static napi_value js_run(napi_env env, napi_callback_info info) {
   lua_pushlstring(co, name, nlen);
   lua_rawget(co, -2);
   lua_remove(co, -2);
-  free(name);
+  if (name != namebuf) free(name);
   if (!lua_isfunction(co, -1)) {
     lua_settop(co, 0);
     napi_value u; napi_get_undefined(env, &u);

@@ -16,20 +16,32 @@ export class NoReplyError extends Error {
   }
 }
 
-/** The kind of an error as the report counts it: the first word of an error reply, or the exception's code or class. */
+/**
+ * The kind of an error as the report counts it: the first word of an error reply (for the
+ * generic ERR, its words up to a colon, at most four: "ERR write outcome unknown"), or the
+ * exception's code or class.
+ */
 export function errorKind(e: unknown): string {
-  if (e instanceof RespError) return e.code;
   if (e instanceof NoReplyError) return e.kind;
   const err = e as { name?: string; code?: unknown; message?: string };
-  if (err.name === 'ReplyError') return String(err.message ?? '').split(' ')[0] || 'ReplyError';
+  if (e instanceof RespError || err.name === 'ReplyError') {
+    const words = String(err.message ?? '').split(':')[0]!.split(' ');
+    return (words[0] === 'ERR' ? words.slice(0, 4).join(' ') : words[0]) || 'ReplyError';
+  }
   if (typeof err.code === 'string') return err.code;
   if (err.name && err.name !== 'Error') return err.name;
   return String(err.message ?? e).split(' ')[0] || 'Error';
 }
 
-/** An error reply (the server refused the command) rather than a missing reply. */
-export function isErrorReply(e: unknown): boolean {
-  return e instanceof RespError || (e as { name?: string }).name === 'ReplyError';
+/**
+ * The server refused the command (an error reply), rather than no reply or an error reply
+ * saying the outcome is unknown (the router's "write outcome unknown", sync mode's
+ * NOREPLICAS: applied on the primary, not acknowledged by a replica).
+ */
+export function isRefusal(e: unknown): boolean {
+  if (!(e instanceof RespError) && (e as { name?: string }).name !== 'ReplyError') return false;
+  const msg = String((e as Error).message);
+  return !msg.startsWith('NOREPLICAS') && !/outcome unknown/i.test(msg);
 }
 
 /**

@@ -5,7 +5,7 @@
  * is not retried (a retry would blur its outcome) and the writer goes on with the next
  * number after a short pause. `rate` bounds the operations per second of all workers.
  */
-import { errorKind, isErrorReply, type ClientFactory, type DrillConn } from './drill-client.js';
+import { errorKind, isRefusal, type ClientFactory, type DrillConn } from './drill-client.js';
 
 export type Outcome = 'ok' | 'refused' | 'unknown';
 
@@ -103,8 +103,7 @@ export class Workload {
       } catch (e) {
         rec.end = Date.now();
         rec.kind = errorKind(e);
-        // NOREPLICAS (sync mode): applied on the primary, not acknowledged by a replica.
-        rec.outcome = isErrorReply(e) && rec.kind !== 'NOREPLICAS' ? 'refused' : 'unknown';
+        rec.outcome = isRefusal(e) ? 'refused' : 'unknown';
       }
       this.writes.push(rec);
       return rec.outcome === 'ok';

@@ -7,7 +7,7 @@ import { afterEach, describe, expect, it } from 'vitest';
 import * as net from 'node:net';
 import { keyHashSlot, RequestParser } from '@sonic/protocol';
 import { Client } from './client.js';
-import { AskError, CrossSlotError, OfflineQueueFullError, ReplyError, WriteOutcomeUnknownError } from './errors.js';
+import { AskError, ConnectionError, CrossSlotError, OfflineQueueFullError, ReplyError, WriteOutcomeUnknownError } from './errors.js';
 import { SlotTable } from './topology.js';
 
 type Handler = (args: string[], s: Scripted, sock: net.Socket) => string | 'DROP' | null;
@@ -280,6 +280,21 @@ describe('failures', () => {
     const rs = await Promise.all(ps);
     expect(rs.filter((r) => r instanceof OfflineQueueFullError).length).toBe(2);
     expect(rs.slice(0, 5).every((r) => r instanceof Error && !(r instanceof OfflineQueueFullError))).toBe(true);
+  });
+});
+
+describe('no topology', () => {
+  it('commands waiting for a first topology give up after retryTimeoutMs', async () => {
+    const port = await new Promise<number>((res) => {
+      const t = net.createServer().listen(0, '127.0.0.1', () => {
+        const p = (t.address() as net.AddressInfo).port;
+        t.close(() => res(p));
+      });
+    });
+    const c = client({ nodes: [`127.0.0.1:${port}`], retryTimeoutMs: 200 });
+    const e = await c.get('k').catch((x: Error) => x);
+    expect(e).toBeInstanceOf(ConnectionError);
+    expect(e.message).toContain('no cluster topology');
   });
 });
 

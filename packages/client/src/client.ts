@@ -380,7 +380,7 @@ export class Client extends CommandMethods {
       const t = this.table;
       if (t === null) {
         if (this.offline() >= this.opts.maxOfflineQueue) cmd.reject(new OfflineQueueFullError(`offline queue full (${this.opts.maxOfflineQueue} commands)`));
-        else this.parked.push(cmd);
+        else this.park(cmd);
         return;
       }
       addr = cmd.slot >= 0 ? t.route(cmd.slot, cmd.isRead, this.opts.readFrom) : t.anyPrimary();
@@ -399,6 +399,28 @@ export class Client extends CommandMethods {
       return;
     }
     c.send(cmd);
+  }
+
+  private parkTimer: NodeJS.Timeout | null = null;
+
+  /** Waits for the first topology, at most retryTimeoutMs. */
+  private park(cmd: Command): void {
+    if (cmd.deadline === 0) cmd.deadline = Date.now() + this.opts.retryTimeoutMs;
+    this.parked.push(cmd);
+    if (this.parkTimer !== null) return;
+    this.parkTimer = setInterval(() => {
+      const now = Date.now();
+      const keep: Command[] = [];
+      for (const c of this.parked) {
+        if (now >= c.deadline) c.reject(new ConnectionError(`no cluster topology within ${this.opts.retryTimeoutMs} ms`));
+        else keep.push(c);
+      }
+      this.parked = keep;
+      if (keep.length === 0 && this.parkTimer !== null) {
+        clearInterval(this.parkTimer);
+        this.parkTimer = null;
+      }
+    }, 100);
   }
 
   /** Commands waiting for a topology, a connection or a retry. */
@@ -610,6 +632,8 @@ export class Client extends CommandMethods {
     }
     const parked = this.parked;
     this.parked = [];
+    if (this.parkTimer !== null) clearInterval(this.parkTimer);
+    this.parkTimer = null;
     for (const c of parked) this.dispatch(c);
     this.becomeReady();
     if (this.subConn !== null && !live.has(this.subConn.address)) this.subConn.close();
@@ -859,6 +883,7 @@ export class Client extends CommandMethods {
     for (const p of this.blocking.values()) for (const w of p.waiting) w.reject(new ClientClosedError());
     this.subConn?.close();
     for (const c of this.shardSubConns.values()) c.close();
+    if (this.parkTimer !== null) clearInterval(this.parkTimer);
     for (const c of this.parked) c.reject(new ClientClosedError());
     this.parked = [];
     for (const w of this.readyWaiters) w.rej(new ClientClosedError());

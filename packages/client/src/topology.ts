@@ -142,8 +142,9 @@ export class SlotTable {
       for (const rn of (sh['nodes'] as unknown[]) ?? []) {
         const n = asRecord(rn);
         const a = `${hostOf(n['endpoint'] ?? n['ip'], fallbackHost)}:${Number(n['port'] ?? n['tls-port'])}`;
+        // A failed primary stays listed after a failover: the healthy one wins.
         if (n['role'] === 'master') {
-          if (n['health'] !== 'fail') primary = a;
+          if (n['health'] !== 'fail' && (primary === null || n['health'] === 'online')) primary = a;
         } else if (n['health'] === 'online') replicas.push(a);
       }
       if (ranges.length > 0) t.assign({ primary, replicas }, ranges);

@@ -443,6 +443,14 @@ class Up {
     };
     for (const sig of ['SIGINT', 'SIGTERM', 'SIGHUP'] as const) process.on(sig, () => onStop(sig));
     process.on('SIGUSR2', () => this.restartExited());
+    // A closed output (`sonic up | head`) must not take the cluster's supervisor down
+    // without stopping the cluster; neither must a bug.
+    process.stdout.on('error', () => {});
+    process.on('uncaughtException', (err) => {
+      this.log.error({ err: err.stack ?? String(err) }, 'uncaught exception');
+      process.stderr.write(`sonic up: ${err.message}\n`);
+      void this.shutdown('error').then(() => process.exit(1));
+    });
     try {
       if (prev) {
         const marked = [...prev.controllerProcs, ...prev.nodes].map((p) => ({ ...p, mark: this.dir }));

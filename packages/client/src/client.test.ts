@@ -5,6 +5,11 @@
  */
 import { afterEach, describe, expect, it } from 'vitest';
 import * as net from 'node:net';
+import * as tls from 'node:tls';
+import { spawnSync } from 'node:child_process';
+import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { keyHashSlot, RequestParser } from '@sonic/protocol';
 import { Client } from './client.js';
 import { AskError, ConnectionError, CrossSlotError, OfflineQueueFullError, ReplyError, WriteOutcomeUnknownError } from './errors.js';
@@ -23,8 +28,8 @@ class Scripted {
   readonly sockets = new Set<net.Socket>();
   port = 0;
   private readonly server: net.Server;
-  constructor(private readonly handler: Handler) {
-    this.server = net.createServer((sock) => {
+  constructor(private readonly handler: Handler, tlsOpts?: tls.TlsOptions) {
+    const accept = (sock: net.Socket) => {
       this.sockets.add(sock);
       sock.on('close', () => this.sockets.delete(sock));
       sock.on('error', () => {});
@@ -44,7 +49,8 @@ class Scripted {
           if (r !== null) sock.write(r);
         }
       });
-    });
+    };
+    this.server = tlsOpts ? tls.createServer(tlsOpts, accept) : net.createServer(accept);
   }
   listen(): Promise<this> {
     return new Promise((res) => this.server.listen(0, '127.0.0.1', () => {
@@ -81,8 +87,8 @@ function slotsReply(ranges: [number, number, number][]): string {
 
 const servers: Scripted[] = [];
 const clients: Client[] = [];
-async function server(h: Handler): Promise<Scripted> {
-  const s = await new Scripted(h).listen();
+async function server(h: Handler, tlsOpts?: tls.TlsOptions): Promise<Scripted> {
+  const s = await new Scripted(h, tlsOpts).listen();
   servers.push(s);
   return s;
 }
@@ -121,6 +127,20 @@ describe('handshake and pipelining', () => {
     for (let i = 0; i < 100 && errors.length === 0; i++) await new Promise((r) => setTimeout(r, 10));
     expect(errors[0]).toBeInstanceOf(ReplyError);
     expect((errors[0] as ReplyError).code).toBe('WRONGPASS');
+  });
+
+  it('connects over TLS with the options given', async () => {
+    const dir = mkdtempSync(join(tmpdir(), 'client-tls-'));
+    try {
+      const r = spawnSync('openssl', ['req', '-x509', '-newkey', 'rsa:2048', '-nodes', '-keyout', join(dir, 'key.pem'), '-out', join(dir, 'cert.pem'), '-days', '1', '-subj', '/CN=localhost'], { encoding: 'utf8' });
+      expect(r.status, r.stderr).toBe(0);
+      const cert = readFileSync(join(dir, 'cert.pem'));
+      const s = await server((a) => base(a, () => '') ?? (a[0] === 'GET' ? bulk('secret') : null), { key: readFileSync(join(dir, 'key.pem')), cert });
+      const c = client({ port: s.port, tls: { ca: [cert], servername: 'localhost' } });
+      expect(await c.get('k')).toBe('secret');
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
   });
 
   it('sends the commands of one event-loop turn in one write', async () => {

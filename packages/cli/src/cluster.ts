@@ -3,21 +3,26 @@
  * 16384 hash slots evenly, in contiguous ranges, to the shards the controllers know (or
  * to the shards given), as `redis-cli --cluster create` lays them out. Each assignment is
  * one committed configuration (AssignSlots); re-running is safe: a shard that already
- * holds its range is left as it is. `reshard` and `rebalance` move slots online (the
- * controllers open migrations, the source primaries stream the keys and commit); both
- * show progress and are safe to re-run after an interruption. `check` reports coverage,
- * primaries and open migrations. `add-node` waits for a started node to register (its
+ * holds its range is left as it is. `reshard` and `rebalance` (even, or by --weight,
+ * with redis-cli's --threshold) move slots online (the controllers open migrations, the
+ * source primaries stream the keys and commit); both show progress and are safe to
+ * re-run after an interruption. `check` reports coverage, primaries, replica links, open
+ * migrations and stray keys (a primary's keys in slots its shard does not own, asked
+ * on each primary's bus: SlotMigration/StrayKeys); `fix` has the primaries delete
+ * those. `add-node` waits for a started node to register (its
  * own shard, or a replica of the named one) and can rebalance onto it; `remove-node`
  * moves a primary's slots away with the rebalance plan, then drops the node (and its
  * emptied shard) with RemoveNode. Both are safe to re-run.
  */
-import type { controlPb } from '@sonic/protocol';
-import { ControlClients, parseControllers, SLOTS } from '@sonic/controller';
+import * as grpc from '@grpc/grpc-js';
+import { migrationPb, type controlPb } from '@sonic/protocol';
+import { CHANNEL_OPTIONS, ControlClients, grpcTarget, parseControllers, SLOTS } from '@sonic/controller';
 
 export const CLUSTER_USAGE = `Usage: sonic cluster create [--shards SHARD,...] [--controllers HOST:PORT,...]
        sonic cluster reshard --from SHARD --to SHARD (--slots N | --slot-list A,B-C) [--controllers ...]
-       sonic cluster rebalance [--shards SHARD,...] [--controllers ...]
+       sonic cluster rebalance [--shards SHARD,...] [--weight SHARD=W ...] [--threshold PCT] [--controllers ...]
        sonic cluster check [--controllers ...]
+       sonic cluster fix [--controllers ...]
        sonic cluster add-node HOST:PORT [--replica-of SHARD] [--rebalance] [--controllers ...]
        sonic cluster remove-node NODE-ID|HOST:PORT [--controllers ...]
 
@@ -28,9 +33,17 @@ export const CLUSTER_USAGE = `Usage: sonic cluster create [--shards SHARD,...] [
 
   reshard   move N slots (the highest ones), or the listed ones, from one shard to
             another, online.
-  rebalance spread the slots evenly over the shards (or --shards: the others give
-            all theirs away, e.g. before removing a shard), online.
-  check     every slot covered by a shard with a primary, open migrations.
+  rebalance spread the slots over the shards in proportion to their weights (1
+            each unless --weight; weight 0 gives all away), online: the shards with a
+            primary, or --shards (the others give all theirs away, e.g. before
+            removing a shard). Nothing moves while every shard is within --threshold
+            percent of its share (default 2, as redis-cli --cluster rebalance).
+            Waits for open migrations of an interrupted run first.
+  check     every slot covered by a shard with a primary, replicas linked, no open
+            migrations, no keys on a primary in slots its shard does not own (left by a
+            crash between a migration's commit and the clean-up of its source).
+  fix       delete those stray keys (each primary deletes them as it deletes a slot
+            that moved away; the DELs reach its replicas and AOF), then check again.
   add-node  wait until the node at HOST:PORT, started with --controllers ... and
             --cluster-enabled yes, registered (a new shard, or with --replica-of a
             replica of SHARD, e.g. started with --cluster-shard SHARD or --replicaof);
@@ -47,6 +60,10 @@ export const CLUSTER_USAGE = `Usage: sonic cluster create [--shards SHARD,...] [
   --controllers LIST   controllers' ports (host:port[@busport], comma-separated)
                        [SONIC_CONTROLLERS, or 127.0.0.1:26379]
   --shards LIST        the shards to spread the slots over, in order
+  --weight SHARD=W     rebalance: SHARD's share is W (a number >= 0; repeat the
+                       option or give SHARD=W,SHARD=W)
+  --threshold PCT      rebalance: move only if a shard is more than PCT percent
+                       away from its share [2]
   --replica-of SHARD   add-node: the node must be a replica of SHARD
   --rebalance          add-node: rebalance the slots onto the new primary
   --check-config       validate the arguments, print ok and exit
@@ -72,15 +89,30 @@ function slotsOf(st: Status, shard: string): number[] {
   return out;
 }
 
-/** Even slot counts per shard, as evenRanges splits them. */
-function evenCounts(n: number): number[] {
-  return evenRanges(n).map(([a, b]) => b - a + 1);
+/**
+ * Slot counts in proportion to `weights` (cumulative rounding, so equal weights give
+ * exactly evenRanges' split and the counts always add up to SLOTS).
+ */
+export function weightedCounts(weights: number[]): number[] {
+  const total = weights.reduce((a, b) => a + b, 0);
+  if (!(total > 0)) throw new Error('the weights add up to 0: no shard would hold a slot');
+  let cum = 0;
+  return weights.map((w) => {
+    const from = Math.round((cum * SLOTS) / total);
+    cum += w;
+    return Math.round((cum * SLOTS) / total) - from;
+  });
 }
 
-/** The moves that make `shards` hold the slots evenly (other shards give theirs away). */
-export function rebalancePlan(st: Status, shards: string[]): { slot: number; to: string }[] {
-  const counts = evenCounts(shards.length);
-  const want = new Map(shards.map((s, i) => [s, counts[i]!]));
+/** Each shard's target slot count: `shards` by weight (1 unless given), every other shard 0. */
+export function rebalanceTargets(shards: string[], weights: Map<string, number> = new Map()): Map<string, number> {
+  const counts = weightedCounts(shards.map((s) => weights.get(s) ?? 1));
+  return new Map(shards.map((s, i) => [s, counts[i]!]));
+}
+
+/** The moves that give every shard its target count (the highest slots of those above it move). */
+export function rebalancePlan(st: Status, shards: string[], weights?: Map<string, number>): { slot: number; to: string }[] {
+  const want = rebalanceTargets(shards, weights);
   const own = new Map<string, number[]>();
   for (const sh of st.config?.shards ?? []) own.set(sh.id, slotsOf(st, sh.id));
   // Slots given away: the highest of each shard above its share (all of a shard not listed).
@@ -96,6 +128,51 @@ export function rebalancePlan(st: Status, shards: string[]): { slot: number; to:
     for (let k = 0; k < need && spare.length > 0; k++) moves.push({ slot: spare.shift()!, to: id });
   }
   return moves;
+}
+
+/**
+ * The shards further from their target than `threshold` percent of it (as redis-cli's
+ * --cluster-threshold; a shard that should hold nothing and holds slots always is).
+ */
+export function overThreshold(st: Status, want: Map<string, number>, threshold: number): string[] {
+  const out: string[] = [];
+  for (const sh of st.config?.shards ?? []) {
+    const have = slotsOf(st, sh.id).length;
+    const target = want.get(sh.id) ?? 0;
+    if (target === 0 ? have > 0 : (Math.abs(have - target) / target) * 100 > threshold) out.push(sh.id);
+  }
+  return out;
+}
+
+/** "a=2,b=1" (repeatable) → weights; a weight is a finite number >= 0. */
+export function parseWeights(specs: string[]): Map<string, number> {
+  const m = new Map<string, number>();
+  for (const part of specs.flatMap((s) => s.split(',')).filter(Boolean)) {
+    const eq = part.lastIndexOf('=');
+    const w = Number(part.slice(eq + 1));
+    if (eq <= 0 || part.slice(eq + 1).trim() === '' || !Number.isFinite(w) || w < 0) throw new Error(`invalid weight '${part}' (expected SHARD=W, W a number >= 0)`);
+    m.set(part.slice(0, eq), w);
+  }
+  return m;
+}
+
+/** Waits until no migration is open (an interrupted run's finish on their own), with progress. */
+async function settleOpen(controllers: ControlClients): Promise<Status> {
+  let st = await controllers.any<Status>('status', {}, 3000);
+  let open = st.config?.migrations.length ?? 0;
+  if (open === 0) return st;
+  process.stdout.write(`waiting for ${open} open slot migrations (an earlier run) to finish\n`);
+  let lastChange = Date.now();
+  while (open > 0) {
+    if (Date.now() - lastChange > STALL_MS) throw new Error(`${open} slot migrations made no progress for ${STALL_MS / 1000} s (see sonic cluster check)`);
+    await new Promise((r) => setTimeout(r, 100));
+    st = await controllers.any<Status>('status', {}, 3000);
+    const now = st.config?.migrations.length ?? 0;
+    if (now !== open) lastChange = Date.now();
+    open = now;
+  }
+  process.stdout.write('open migrations finished\n');
+  return st;
 }
 
 /** Opens the migrations round by round and waits for each round's slots to change owner. */
@@ -244,6 +321,100 @@ function checkReport(st: Status): string[] {
   return problems;
 }
 
+/** What a primary holds in slots its shard neither owns nor imports (migration.ts strayKeys). */
+interface Stray {
+  node: ConfigNode;
+  reply: migrationPb.StrayKeysReply | null;
+  error: string;
+}
+
+/** Asks every healthy primary, on its bus port, for its stray keys (and with `del` to delete them). */
+async function strayKeys(st: Status, del: boolean): Promise<Stray[]> {
+  const primaries = (st.config?.nodes ?? []).filter((n) => n.role === 'primary' && n.health === 'ok');
+  return Promise.all(
+    primaries.map(
+      (node) =>
+        new Promise<Stray>((resolve) => {
+          const a = node.address!;
+          const client = new migrationPb.SlotMigrationClient(grpcTarget(a.host, a.busPort > 0 ? a.busPort : a.port + 10000), grpc.credentials.createInsecure(), CHANNEL_OPTIONS);
+          client.strayKeys({ delete: del }, new grpc.Metadata(), { deadline: Date.now() + 5000 }, (e, r) => {
+            client.close();
+            // UNIMPLEMENTED: a node without cluster-enabled serves no slots (nothing stray).
+            if (e?.code === grpc.status.UNIMPLEMENTED) resolve({ node, reply: { epoch: 0, primary: true, slots: [], deleting: 0 }, error: '' });
+            else resolve({ node, reply: e ? null : r!, error: e ? e.details || e.message : '' });
+          });
+        }),
+    ),
+  );
+}
+
+function slotSample(slots: { slot: number }[]): string {
+  const s = slots.slice(0, 8).map((x) => x.slot).join(',');
+  return slots.length > 8 ? `${s},… (${slots.length} slots)` : s;
+}
+
+/**
+ * Stray keys as problems. Slots a primary is already deleting (one that just moved away)
+ * are waited for a few seconds first: a clean-up in progress is not a problem.
+ */
+async function strayProblems(controllers: ControlClients, st: Status): Promise<string[]> {
+  let strays = await strayKeys(st, false);
+  const deadline = Date.now() + 5000;
+  while (strays.some((x) => x.reply?.slots.some((sl) => sl.cleaning)) && Date.now() < deadline) {
+    await new Promise((r) => setTimeout(r, 200));
+    strays = await strayKeys(await controllers.any<Status>('status', {}, 3000), false);
+  }
+  const problems: string[] = [];
+  for (const { node, reply, error } of strays) {
+    const where = `${node.id} (${node.shard}, ${node.address?.host}:${node.address?.port})`;
+    if (reply === null) {
+      problems.push(`cannot ask ${where} for keys of slots it does not serve: ${error}`);
+      continue;
+    }
+    if (reply.slots.length === 0) continue;
+    const keys = reply.slots.reduce((n, x) => n + x.keys, 0);
+    problems.push(`${where} holds ${keys} keys in ${reply.slots.length} slots its shard does not own (${slotSample(reply.slots)}): left by an interrupted migration or a node that joined with data, unreachable by clients; 'sonic cluster fix' deletes them`);
+  }
+  return problems;
+}
+
+/** `sonic cluster fix`: the primaries delete their stray keys; waits until none is left. */
+async function fix(controllers: ControlClients): Promise<number> {
+  const st = await controllers.any<Status>('status', {}, 3000);
+  const open = st.config?.migrations.length ?? 0;
+  if (open > 0) process.stdout.write(`note: ${open} slot migrations are open; the slots they move are left alone (re-run the reshard or rebalance to finish them)\n`);
+  const asked = await strayKeys(st, true);
+  let total = 0;
+  for (const { node, reply, error } of asked) {
+    if (reply === null) process.stdout.write(`[ERR] ${node.id}: ${error}\n`);
+    else if (reply.slots.length > 0) {
+      const keys = reply.slots.reduce((n, x) => n + x.keys, 0);
+      total += keys;
+      process.stdout.write(`${node.id} (${node.shard}): deleting ${keys} keys in ${reply.slots.length} slots it does not serve (${slotSample(reply.slots)})\n`);
+    }
+  }
+  if (total === 0) process.stdout.write('no stray keys\n');
+  const t0 = Date.now();
+  for (;;) {
+    const left = (await strayKeys(await controllers.any<Status>('status', {}, 3000), false)).reduce((n, x) => n + (x.reply?.slots.reduce((k, sl) => k + sl.keys, 0) ?? 0), 0);
+    if (left === 0) break;
+    if (Date.now() - t0 > STALL_MS) throw new Error(`${left} stray keys left after ${STALL_MS / 1000} s; re-run`);
+    process.stdout.write(`${left} stray keys left\n`);
+    await new Promise((r) => setTimeout(r, 500));
+  }
+  if (total > 0) process.stdout.write(`[OK] ${total} stray keys deleted\n`);
+  return report(controllers);
+}
+
+/** `sonic cluster check`: prints the problems (or OK); 0 when there are none. */
+async function report(controllers: ControlClients): Promise<number> {
+  const st = await controllers.any<Status>('status', {}, 3000);
+  const problems = [...checkReport(st), ...(await strayProblems(controllers, st))];
+  for (const p of problems) process.stdout.write(`[ERR] ${p}\n`);
+  if (problems.length === 0) process.stdout.write(`[OK] All ${SLOTS} slots covered; ${st.config?.shards.length ?? 0} shards; no open migrations; no stray keys (epoch ${st.config?.epoch})\n`);
+  return problems.length === 0 ? 0 : 1;
+}
+
 /** Even contiguous ranges of the slot space over `n` shards (n ≥ 1). */
 export function evenRanges(n: number): [number, number][] {
   const out: [number, number][] = [];
@@ -257,7 +428,7 @@ export async function runCluster(args: string[]): Promise<number> {
     process.stdout.write(CLUSTER_USAGE);
     return verb === undefined ? 1 : 0;
   }
-  if (!['create', 'reshard', 'rebalance', 'check', 'add-node', 'remove-node'].includes(verb)) {
+  if (!['create', 'reshard', 'rebalance', 'check', 'fix', 'add-node', 'remove-node'].includes(verb)) {
     process.stderr.write(`sonic cluster: unknown verb '${verb}' (see sonic cluster --help)\n`);
     return 1;
   }
@@ -267,6 +438,7 @@ export async function runCluster(args: string[]): Promise<number> {
   const positional: string[] = [];
   let rebalance = false;
   let check = false;
+  const weightSpecs: string[] = [];
   for (let i = 0; i < rest.length; i++) {
     const a = rest[i]!;
     if (a === '--help' || a === '-h') {
@@ -275,10 +447,11 @@ export async function runCluster(args: string[]): Promise<number> {
     }
     if (a === '--rebalance' && verb === 'add-node') rebalance = true;
     else if (a === '--check-config') check = true;
-    else if (['--controllers', '--shards', '--from', '--to', '--slots', '--slot-list', '--replica-of'].includes(a) && i + 1 < rest.length) {
+    else if (['--controllers', '--shards', '--from', '--to', '--slots', '--slot-list', '--replica-of', '--weight', '--threshold'].includes(a) && i + 1 < rest.length) {
       const v = rest[++i]!;
       if (a === '--controllers') list = v;
       else if (a === '--shards') only = v.split(',').filter(Boolean);
+      else if (a === '--weight') weightSpecs.push(v);
       else opt.set(a.slice(2), v);
     } else if ((verb === 'add-node' || verb === 'remove-node') && !a.startsWith('-') && positional.length === 0) positional.push(a);
     else {
@@ -288,6 +461,16 @@ export async function runCluster(args: string[]): Promise<number> {
   }
   if ((verb === 'add-node' || verb === 'remove-node') && positional.length === 0) {
     process.stderr.write(`sonic cluster ${verb}: missing ${verb === 'add-node' ? 'HOST:PORT' : 'NODE-ID or HOST:PORT'} (see sonic cluster --help)\n`);
+    return 1;
+  }
+  let weights: Map<string, number>;
+  const threshold = opt.has('threshold') ? Number(opt.get('threshold')) : 2;
+  try {
+    weights = parseWeights(weightSpecs);
+    if (!Number.isFinite(threshold) || threshold < 0) throw new Error(`invalid --threshold '${opt.get('threshold')}' (a percentage >= 0)`);
+    if ((weightSpecs.length > 0 || opt.has('threshold')) && verb !== 'rebalance') throw new Error('--weight and --threshold are options of rebalance');
+  } catch (e) {
+    process.stderr.write(`sonic cluster ${verb}: ${(e as Error).message}\n`);
     return 1;
   }
   if (check) {
@@ -306,14 +489,10 @@ export async function runCluster(args: string[]): Promise<number> {
         await removeNode(controllers, positional[0]!);
         return 0;
       }
-      const st = await controllers.any<Status>('status', {}, 3000);
+      if (verb === 'check') return await report(controllers);
+      if (verb === 'fix') return await fix(controllers);
+      const st = verb === 'rebalance' ? await settleOpen(controllers) : await controllers.any<Status>('status', {}, 3000);
       const known = (st.config?.shards ?? []).map((s) => s.id);
-      if (verb === 'check') {
-        const problems = checkReport(st);
-        for (const p of problems) process.stdout.write(`[ERR] ${p}\n`);
-        if (problems.length === 0) process.stdout.write(`[OK] All ${SLOTS} slots covered; ${known.length} shards; no open migrations (epoch ${st.config?.epoch})\n`);
-        return problems.length === 0 ? 0 : 1;
-      }
       let moves: { slot: number; to: string }[];
       if (verb === 'reshard') {
         const from = opt.get('from');
@@ -331,9 +510,25 @@ export async function runCluster(args: string[]): Promise<number> {
           moves = want.map((slot) => ({ slot, to }));
         } else moves = owned.slice(-n).map((slot) => ({ slot, to }));
       } else {
-        const shards = only ?? primaryShards(st);
+        const shards = [...(only ?? primaryShards(st))];
         for (const s of shards) if (!known.includes(s)) throw new Error(`unknown shard ${s}`);
-        moves = rebalancePlan(st, shards);
+        for (const [s, w] of weights) {
+          if (!known.includes(s)) throw new Error(`unknown shard ${s} in --weight`);
+          if (!shards.includes(s) && w > 0) throw new Error(`${s} has a weight but is not among the shards rebalanced (${shards.join(',')})`);
+          const sh = st.config!.shards.find((x) => x.id === s)!;
+          if (w > 0 && sh.primary === '') throw new Error(`${s} has no primary: it cannot take slots`);
+        }
+        const want = rebalanceTargets(shards, weights);
+        const over = overThreshold(st, want, threshold);
+        for (const sh of st.config?.shards ?? []) {
+          const w = weights.get(sh.id) ?? (shards.includes(sh.id) ? 1 : 0);
+          process.stdout.write(`${sh.id}: ${slotsOf(st, sh.id).length} slots, weight ${w}, target ${want.get(sh.id) ?? 0}\n`);
+        }
+        if (over.length === 0) {
+          process.stdout.write(`[OK] every shard is within ${threshold}% of its target: nothing to move (--threshold 0 to move anyway)\n`);
+          return 0;
+        }
+        moves = rebalancePlan(st, shards, weights);
       }
       await moveSlots(controllers, moves);
       return 0;

@@ -28,7 +28,7 @@
  */
 import * as grpc from '@grpc/grpc-js';
 import type { Logger } from 'pino';
-import { keyHashSlot, keyPositions, lookupCommand, lookupSubcommand, migrationPb, type CommandSpec } from '@sonic/protocol';
+import { keyHashSlot, keyPositions, lookupCommand, lookupSubcommand, migrationPb, SLOTS, type CommandSpec } from '@sonic/protocol';
 import type { Server } from '../server/server.js';
 import { Client } from '../server/client.js';
 import type { BusServer } from '../replication/bus.js';
@@ -117,6 +117,8 @@ export class SlotMigrator {
   attach(bus: BusServer): void {
     bus.addService(migrationPb.SlotMigrationService as unknown as grpc.ServiceDefinition, {
       migrate: (call: grpc.ServerDuplexStream<migrationPb.MigrationMessage, migrationPb.MigrationReply>) => this.accept(call),
+      strayKeys: (call: grpc.ServerUnaryCall<migrationPb.StrayKeysRequest, migrationPb.StrayKeysReply>, cb: grpc.sendUnaryData<migrationPb.StrayKeysReply>) =>
+        cb(null, this.strayKeys(call.request.delete)),
     });
   }
 
@@ -493,6 +495,36 @@ export class SlotMigrator {
       }
     }
     this.scheduleDelete();
+  }
+
+  /**
+   * Keys held in slots this node's shard neither owns nor imports, by the configuration
+   * it holds: nothing routes clients to them (MOVED). A crash between a commit and the
+   * source's clean-up leaves them (`sonic cluster check` lists them); with `del`, a
+   * primary deletes them as it deletes a moved slot (`sonic cluster fix`).
+   */
+  strayKeys(del: boolean): migrationPb.StrayKeysReply {
+    const t = this.topology;
+    const index = this.server.keyspace.dbs[0]!.slots;
+    const slots: migrationPb.StraySlot[] = [];
+    let deleting = 0;
+    if (t === null || t.epoch === 0 || index === null || index === undefined) return { epoch: t?.epoch ?? 0, primary: false, slots, deleting };
+    const queued = new Set(this.toDelete);
+    for (let slot = 0; slot < SLOTS; slot++) {
+      const keys = index.count(slot);
+      if (keys === 0 || t.mine(slot) || t.importing.has(slot)) continue;
+      const cleaning = queued.has(slot) && t.amPrimary;
+      slots.push({ slot, keys, cleaning });
+      if (del && t.amPrimary && !cleaning) {
+        this.toDelete.push(slot);
+        deleting += keys;
+      }
+    }
+    if (deleting > 0) {
+      this.log.warn({ slots: slots.length, keys: deleting }, 'migration: deleting keys of slots this shard does not serve (sonic cluster fix)');
+      this.scheduleDelete();
+    }
+    return { epoch: t.epoch, primary: t.amPrimary, slots, deleting };
   }
 
   // ------------------------------------------------------------------ target

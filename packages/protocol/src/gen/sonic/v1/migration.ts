@@ -12,9 +12,12 @@ import {
   Client,
   type ClientDuplexStream,
   type ClientOptions,
+  type ClientUnaryCall,
   type handleBidiStreamingCall,
+  type handleUnaryCall,
   makeGenericClientConstructor,
   type Metadata,
+  type ServiceError,
   type UntypedServiceImplementation,
 } from "@grpc/grpc-js";
 
@@ -36,6 +39,27 @@ export const protobufFileName = "sonic/v1/migration.proto";
  * sync, a replica of its own holds it); the source then asks the controllers to commit
  * the new owner.
  */
+
+export interface StrayKeysRequest {
+  /** Delete them (on a primary) instead of only counting. */
+  delete: boolean;
+}
+
+export interface StraySlot {
+  slot: number;
+  keys: number;
+  /** Already being deleted (a slot that just moved away, or an earlier fix). */
+  cleaning: boolean;
+}
+
+export interface StrayKeysReply {
+  /** The configuration epoch the node judged by. */
+  epoch: number;
+  primary: boolean;
+  slots: StraySlot[];
+  /** With delete: keys queued for deletion (they go in batches between client work). */
+  deleting: number;
+}
 
 export interface MigrationKey {
   key: Buffer;
@@ -103,6 +127,291 @@ export interface MigrationEnded {
 export interface MigrationRefused {
   reason: string;
 }
+
+function createBaseStrayKeysRequest(): StrayKeysRequest {
+  return { delete: false };
+}
+
+export const StrayKeysRequest: MessageFns<StrayKeysRequest> = {
+  encode(message: StrayKeysRequest, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    if (message.delete !== false) {
+      writer.uint32(8).bool(message.delete);
+    }
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): StrayKeysRequest {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBaseStrayKeysRequest();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+          case 1: {
+            if (tag !== 8) {
+              break;
+            }
+
+            message.delete = reader.bool();
+            continue;
+          }
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  fromJSON(object: any): StrayKeysRequest {
+    return { delete: isSet(object.delete) ? globalThis.Boolean(object.delete) : false };
+  },
+
+  toJSON(message: StrayKeysRequest): unknown {
+    const obj: any = {};
+    if (message.delete !== false) {
+      obj.delete = message.delete;
+    }
+    return obj;
+  },
+
+  create<I extends Exact<DeepPartial<StrayKeysRequest>, I>>(base?: I): StrayKeysRequest {
+    return StrayKeysRequest.fromPartial(base ?? ({} as any));
+  },
+  fromPartial<I extends Exact<DeepPartial<StrayKeysRequest>, I>>(object: I): StrayKeysRequest {
+    const message = createBaseStrayKeysRequest();
+    message.delete = object.delete ?? false;
+    return message;
+  },
+};
+
+function createBaseStraySlot(): StraySlot {
+  return { slot: 0, keys: 0, cleaning: false };
+}
+
+export const StraySlot: MessageFns<StraySlot> = {
+  encode(message: StraySlot, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    if (message.slot !== 0) {
+      writer.uint32(8).uint32(message.slot);
+    }
+    if (message.keys !== 0) {
+      writer.uint32(16).uint64(message.keys);
+    }
+    if (message.cleaning !== false) {
+      writer.uint32(24).bool(message.cleaning);
+    }
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): StraySlot {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBaseStraySlot();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+          case 1: {
+            if (tag !== 8) {
+              break;
+            }
+
+            message.slot = reader.uint32();
+            continue;
+          }
+          case 2: {
+            if (tag !== 16) {
+              break;
+            }
+
+            message.keys = longToNumber(reader.uint64());
+            continue;
+          }
+          case 3: {
+            if (tag !== 24) {
+              break;
+            }
+
+            message.cleaning = reader.bool();
+            continue;
+          }
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  fromJSON(object: any): StraySlot {
+    return {
+      slot: isSet(object.slot) ? globalThis.Number(object.slot) : 0,
+      keys: isSet(object.keys) ? globalThis.Number(object.keys) : 0,
+      cleaning: isSet(object.cleaning) ? globalThis.Boolean(object.cleaning) : false,
+    };
+  },
+
+  toJSON(message: StraySlot): unknown {
+    const obj: any = {};
+    if (message.slot !== 0) {
+      obj.slot = Math.round(message.slot);
+    }
+    if (message.keys !== 0) {
+      obj.keys = Math.round(message.keys);
+    }
+    if (message.cleaning !== false) {
+      obj.cleaning = message.cleaning;
+    }
+    return obj;
+  },
+
+  create<I extends Exact<DeepPartial<StraySlot>, I>>(base?: I): StraySlot {
+    return StraySlot.fromPartial(base ?? ({} as any));
+  },
+  fromPartial<I extends Exact<DeepPartial<StraySlot>, I>>(object: I): StraySlot {
+    const message = createBaseStraySlot();
+    message.slot = object.slot ?? 0;
+    message.keys = object.keys ?? 0;
+    message.cleaning = object.cleaning ?? false;
+    return message;
+  },
+};
+
+function createBaseStrayKeysReply(): StrayKeysReply {
+  return { epoch: 0, primary: false, slots: [], deleting: 0 };
+}
+
+export const StrayKeysReply: MessageFns<StrayKeysReply> = {
+  encode(message: StrayKeysReply, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    if (message.epoch !== 0) {
+      writer.uint32(8).uint64(message.epoch);
+    }
+    if (message.primary !== false) {
+      writer.uint32(16).bool(message.primary);
+    }
+    for (const v of message.slots) {
+      StraySlot.encode(v!, writer.uint32(26).fork()).join();
+    }
+    if (message.deleting !== 0) {
+      writer.uint32(32).uint64(message.deleting);
+    }
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): StrayKeysReply {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBaseStrayKeysReply();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+          case 1: {
+            if (tag !== 8) {
+              break;
+            }
+
+            message.epoch = longToNumber(reader.uint64());
+            continue;
+          }
+          case 2: {
+            if (tag !== 16) {
+              break;
+            }
+
+            message.primary = reader.bool();
+            continue;
+          }
+          case 3: {
+            if (tag !== 26) {
+              break;
+            }
+
+            message.slots.push(StraySlot.decode(reader, reader.uint32()));
+            continue;
+          }
+          case 4: {
+            if (tag !== 32) {
+              break;
+            }
+
+            message.deleting = longToNumber(reader.uint64());
+            continue;
+          }
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  fromJSON(object: any): StrayKeysReply {
+    return {
+      epoch: isSet(object.epoch) ? globalThis.Number(object.epoch) : 0,
+      primary: isSet(object.primary) ? globalThis.Boolean(object.primary) : false,
+      slots: globalThis.Array.isArray(object?.slots) ? object.slots.map((e: any) => StraySlot.fromJSON(e)) : [],
+      deleting: isSet(object.deleting) ? globalThis.Number(object.deleting) : 0,
+    };
+  },
+
+  toJSON(message: StrayKeysReply): unknown {
+    const obj: any = {};
+    if (message.epoch !== 0) {
+      obj.epoch = Math.round(message.epoch);
+    }
+    if (message.primary !== false) {
+      obj.primary = message.primary;
+    }
+    if (message.slots?.length) {
+      obj.slots = message.slots.map((e) => StraySlot.toJSON(e));
+    }
+    if (message.deleting !== 0) {
+      obj.deleting = Math.round(message.deleting);
+    }
+    return obj;
+  },
+
+  create<I extends Exact<DeepPartial<StrayKeysReply>, I>>(base?: I): StrayKeysReply {
+    return StrayKeysReply.fromPartial(base ?? ({} as any));
+  },
+  fromPartial<I extends Exact<DeepPartial<StrayKeysReply>, I>>(object: I): StrayKeysReply {
+    const message = createBaseStrayKeysReply();
+    message.epoch = object.epoch ?? 0;
+    message.primary = object.primary ?? false;
+    message.slots = object.slots?.map((e) => StraySlot.fromPartial(e)) || [];
+    message.deleting = object.deleting ?? 0;
+    return message;
+  },
+};
 
 function createBaseMigrationKey(): MigrationKey {
   return { key: Buffer.alloc(0), payload: Buffer.alloc(0), expireAt: 0, isString: false, stringValue: Buffer.alloc(0) };
@@ -1103,16 +1412,59 @@ export const SlotMigrationService = {
     responseSerialize: (value: MigrationReply): Buffer => Buffer.from(MigrationReply.encode(value).finish()),
     responseDeserialize: (value: Buffer): MigrationReply => MigrationReply.decode(value),
   },
+  /**
+   * Keys this node holds in slots its shard neither owns nor imports (left by a crash
+   * between a commit and the source's clean-up, or by a node that joined with data);
+   * `sonic cluster check` lists them, `sonic cluster fix` deletes them (primaries only:
+   * the DELs reach their replicas and AOF).
+   */
+  strayKeys: {
+    path: "/sonic.v1.SlotMigration/StrayKeys" as const,
+    requestStream: false as const,
+    responseStream: false as const,
+    requestSerialize: (value: StrayKeysRequest): Buffer => Buffer.from(StrayKeysRequest.encode(value).finish()),
+    requestDeserialize: (value: Buffer): StrayKeysRequest => StrayKeysRequest.decode(value),
+    responseSerialize: (value: StrayKeysReply): Buffer => Buffer.from(StrayKeysReply.encode(value).finish()),
+    responseDeserialize: (value: Buffer): StrayKeysReply => StrayKeysReply.decode(value),
+  },
 } as const;
 
 export interface SlotMigrationServer extends UntypedServiceImplementation {
   migrate: handleBidiStreamingCall<MigrationMessage, MigrationReply>;
+  /**
+   * Keys this node holds in slots its shard neither owns nor imports (left by a crash
+   * between a commit and the source's clean-up, or by a node that joined with data);
+   * `sonic cluster check` lists them, `sonic cluster fix` deletes them (primaries only:
+   * the DELs reach their replicas and AOF).
+   */
+  strayKeys: handleUnaryCall<StrayKeysRequest, StrayKeysReply>;
 }
 
 export interface SlotMigrationClient extends Client {
   migrate(): ClientDuplexStream<MigrationMessage, MigrationReply>;
   migrate(options: Partial<CallOptions>): ClientDuplexStream<MigrationMessage, MigrationReply>;
   migrate(metadata: Metadata, options?: Partial<CallOptions>): ClientDuplexStream<MigrationMessage, MigrationReply>;
+  /**
+   * Keys this node holds in slots its shard neither owns nor imports (left by a crash
+   * between a commit and the source's clean-up, or by a node that joined with data);
+   * `sonic cluster check` lists them, `sonic cluster fix` deletes them (primaries only:
+   * the DELs reach their replicas and AOF).
+   */
+  strayKeys(
+    request: StrayKeysRequest,
+    callback: (error: ServiceError | null, response: StrayKeysReply) => void,
+  ): ClientUnaryCall;
+  strayKeys(
+    request: StrayKeysRequest,
+    metadata: Metadata,
+    callback: (error: ServiceError | null, response: StrayKeysReply) => void,
+  ): ClientUnaryCall;
+  strayKeys(
+    request: StrayKeysRequest,
+    metadata: Metadata,
+    options: Partial<CallOptions>,
+    callback: (error: ServiceError | null, response: StrayKeysReply) => void,
+  ): ClientUnaryCall;
 }
 
 export const SlotMigrationClient = makeGenericClientConstructor(

@@ -150,7 +150,13 @@ export class Backend {
   }
 
   private push(req: Request): void {
-    this.out += encodeCommand(req.args);
+    const args = req.args;
+    let out = this.out + '*' + args.length + '\r\n';
+    for (let i = 0; i < args.length; i++) {
+      const a = args[i]!;
+      out += '$' + a.length + '\r\n' + a + '\r\n';
+    }
+    this.out = out;
     this.queue.push(req);
     this.schedule();
   }

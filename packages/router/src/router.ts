@@ -51,6 +51,8 @@ export class Router implements BackendHooks {
   private readonly topo: TopologySource;
   private server: Server | null = null;
   private nextId = 1;
+  /** Set by nodeFor: the node it returned is a replica. */
+  private pickedReplica = false;
   /** Where the first topology is awaited (requests before it are held). */
   readonly stats: RouterStats = { connectionsReceived: 0, commands: 0, redirects: 0, asks: 0, retries: 0, writeUnknown: 0, topologyChanges: 0, started: Date.now() };
 
@@ -137,11 +139,16 @@ export class Router implements BackendHooks {
       const ps = m.primaries();
       return ps.length === 0 ? null : ps[id % ps.length]!;
     }
-    const hint = this.moved.get(req.slot);
-    if (hint !== undefined) return hint;
+    if (this.moved.size > 0) {
+      const hint = this.moved.get(req.slot);
+      if (hint !== undefined) return hint;
+    }
     const shard = m.shardOf(req.slot);
     if (shard === null) return null;
-    if (forRead && this.opts.readFrom !== 'primary' && shard.replicas.length > 0) return shard.replicas[id % shard.replicas.length]!;
+    if (forRead && this.opts.readFrom !== 'primary' && shard.replicas.length > 0) {
+      this.pickedReplica = true;
+      return shard.replicas[id % shard.replicas.length]!;
+    }
     return shard.primary;
   }
 
@@ -163,13 +170,14 @@ export class Router implements BackendHooks {
     if (req.owner !== null && req.owner.closed) return;
     if (req.deadline === 0) req.deadline = Date.now() + this.opts.retryTimeoutMs;
     const forRead = req.retrySafe && !req.dedicated && req.spec !== null && req.spec.isReadonly;
+    this.pickedReplica = false;
     const node = this.nodeFor(req, forRead);
     if (node === null) {
       this.retryLater(req, NOT_SERVED);
       return;
     }
     const proto = req.owner?.proto ?? 2;
-    const replica = forRead && !this.isPrimary(node);
+    const replica = this.pickedReplica;
     if (req.dedicated) {
       const b = this.acquire(node, proto);
       req.conn = b;
@@ -179,20 +187,20 @@ export class Router implements BackendHooks {
     this.shared(node, proto, replica, req.owner?.id ?? 0).send(req);
   }
 
-  private isPrimary(n: NodeAddr): boolean {
-    const m = this.map;
-    if (m === null) return true;
-    for (const s of m.shards) if (s.primary?.key === n.key) return true;
-    return this.moved.size > 0 && [...this.moved.values()].some((x) => x.key === n.key);
-  }
-
   /** The shared connection of this client to a node (one per client: its commands stay in order). */
   shared(node: NodeAddr, proto: 2 | 3, replica: boolean, id: number): Backend {
-    const key = `${proto}${replica ? 'r' : 'p'}${node.key}`;
-    let pool = this.pools.get(key);
+    // The pool array is cached on the node's address object (replaced with each topology).
+    const slot = (proto === 3 ? 2 : 0) + (replica ? 1 : 0);
+    const cache = (node.pools ??= []);
+    let pool = cache[slot];
     if (pool === undefined) {
-      pool = [];
-      this.pools.set(key, pool);
+      const key = `${proto}${replica ? 'r' : 'p'}${node.key}`;
+      let p = this.pools.get(key);
+      if (p === undefined) {
+        p = [];
+        this.pools.set(key, p);
+      }
+      cache[slot] = pool = p;
     }
     const i = id % this.opts.connections;
     let b = pool[i];
@@ -340,12 +348,9 @@ export class Router implements BackendHooks {
   }
 
   lost(b: Backend, lost: Request[], why: string): void {
-    for (const [key, pool] of this.pools) {
+    for (const pool of this.pools.values()) {
       const i = pool.indexOf(b);
-      if (i >= 0) {
-        pool[i] = undefined as unknown as Backend;
-        if (pool.every((x) => x === undefined)) this.pools.delete(key);
-      }
+      if (i >= 0) pool[i] = undefined as unknown as Backend;
     }
     if (lost.length > 0) this.log.warn({ node: b.addr.key, why, pending: lost.length }, 'router: connection to a node lost');
     else this.log.debug({ node: b.addr.key, why }, 'router: connection to a node closed');

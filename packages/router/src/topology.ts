@@ -17,6 +17,8 @@ export interface NodeAddr {
   port: number;
   /** "host:port": the key of the node's connection pools. */
   key: string;
+  /** The router's pools for this node (by protocol and role), cached. */
+  pools?: import('./backend.js').Backend[][];
 }
 
 export interface Shard {
@@ -137,15 +139,11 @@ const MIN_REFRESH_MS = 100;
 export class SingleFlight {
   private running: Promise<void> | null = null;
   private last = 0;
-  private again = false;
 
   constructor(private readonly fn: () => Promise<void>) {}
 
   run(): Promise<void> {
-    if (this.running !== null) {
-      this.again = true;
-      return this.running;
-    }
+    if (this.running !== null) return this.running;
     const wait = Math.max(0, this.last + MIN_REFRESH_MS - Date.now());
     const p = new Promise<void>((r) => (wait > 0 ? setTimeout(r, wait) : r()))
       .then(() => this.fn())
@@ -153,7 +151,6 @@ export class SingleFlight {
       .finally(() => {
         this.last = Date.now();
         this.running = null;
-        this.again = false;
       });
     this.running = p;
     return p;

@@ -385,6 +385,8 @@ export class Client extends CommandMethods {
       }
       addr = cmd.slot >= 0 ? t.route(cmd.slot, cmd.isRead, this.opts.readFrom) : t.anyPrimary();
       if (addr === null) {
+        // No owner known (a shard without a primary): ask the nodes again, at most every 100 ms.
+        if (this.watch === null) this.scheduleRefresh();
         this.retryLater(cmd, new ClusterDownError(`CLUSTERDOWN Hash slot ${cmd.slot} not served`, 'CLUSTERDOWN'));
         return;
       }

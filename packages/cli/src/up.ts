@@ -146,9 +146,10 @@ export interface UpJson {
   persist?: boolean;
 }
 
-function readUpJson(dir: string): UpJson | null {
+/** up.json, or (name) up-start.json: the same record, kept while a start is under way. */
+function readUpJson(dir: string, name = 'up.json'): UpJson | null {
   try {
-    return JSON.parse(readFileSync(join(dir, 'up.json'), 'utf8')) as UpJson;
+    return JSON.parse(readFileSync(join(dir, name), 'utf8')) as UpJson;
   } catch {
     return null;
   }
@@ -188,7 +189,7 @@ class Up {
   }
 
   /** Refuses when another `sonic up` runs in this directory; takes the lock otherwise. */
-  private lock(prev: UpJson | null): void {
+  private lock(records: (UpJson | null)[]): void {
     const isUp = (pid: number) => pid !== process.pid && pidAlive(pid) && cmdline(pid).includes(SONIC_MAIN) && / up( |$)/.test(cmdline(pid));
     let other = 0;
     try {
@@ -196,20 +197,24 @@ class Up {
     } catch {
       /* no lock */
     }
-    for (const pid of [other, prev?.pid ?? 0]) {
+    for (const pid of [other, ...records.map((r) => r?.pid ?? 0)]) {
       if (isUp(pid)) throw new UpError(`another sonic up (pid ${pid}) runs in ${this.dir}: stop it first (Ctrl-C there, or kill ${pid}), or use another --dir`);
     }
     writeFileSync(this.lockFile, `${process.pid}\n`);
   }
 
-  /** Builds the process specs: from up.json when the directory holds a cluster, else new ports. */
-  private async plan(prev: UpJson | null): Promise<{ fresh: boolean; ctls: ProcSpec[]; nodes: (ProcSpec & { shard: string })[]; router: ProcSpec }> {
+  /**
+   * Builds the process specs: the ports and ids of `prev` (up.json, or the record of a
+   * start that was interrupted) when there is one, else new ports. `fresh`: the cluster
+   * never served (no up.json), so it is started as a new one.
+   */
+  private async plan(prev: UpJson | null, fresh: boolean): Promise<{ ctls: ProcSpec[]; nodes: (ProcSpec & { shard: string })[]; router: ProcSpec }> {
     const o = this.o;
     const taken = new Set<number>();
     let ctlPorts: number[];
     let nodes: { id: string; shard: string; port: number }[];
-    const fresh = prev === null || prev.nodes.length === 0 || prev.controllerProcs.length === 0;
-    if (!fresh) {
+    const known = prev !== null && prev.nodes.length > 0 && prev.controllerProcs.length > 0;
+    if (known) {
       const shards = [...new Set(prev.nodes.map((n) => n.shard))];
       const replicas = Math.max(0, Math.round(prev.nodes.length / shards.length) - 1);
       const clash = [
@@ -235,7 +240,7 @@ class Up {
     this.wantedPort = this.routerPort;
     this.routerPort = await nextFreePort(this.routerPort, taken);
     taken.add(this.routerPort);
-    if (fresh) {
+    if (!known) {
       // Nodes right above the router (6380, 6381 … by default), controllers at Sentinel's
       // 26379 … (so `sonic status` finds them without --controllers) when that is free.
       const nodePorts = await freePairs(o.shards * (1 + o.replicas), this.routerPort + 1, taken);
@@ -302,7 +307,7 @@ class Up {
       dir: join(this.dir, 'router'),
       args: ['router', '--port', String(this.routerPort), '--controllers', this.list, ...(pw ? ['--requirepass', pw, '--node-password', pw] : [])],
     };
-    return { fresh, ctls, nodes: specs, router };
+    return { ctls, nodes: specs, router };
   }
 
   private launch(spec: ProcSpec): Child {
@@ -312,6 +317,7 @@ class Up {
     this.children.push(c);
     c.start();
     this.log.info({ proc: spec.id, pid: c.pid, port: spec.port }, 'started');
+    if (!this.ready) this.writeUpJson();
     return c;
   }
 
@@ -429,15 +435,18 @@ class Up {
     };
   }
 
+  /** up.json once the cluster served; before that up-start.json (what a next run reuses and stops). */
   private writeUpJson(): void {
-    const file = join(this.dir, 'up.json');
+    const file = join(this.dir, this.ready ? 'up.json' : 'up-start.json');
     writeFileSync(`${file}.tmp`, JSON.stringify(this.upJson(), null, 2) + '\n', { mode: 0o600 });
     renameSync(`${file}.tmp`, file);
+    if (this.ready) rmSync(join(this.dir, 'up-start.json'), { force: true });
   }
 
   async run(): Promise<number> {
     const prev = readUpJson(this.dir);
-    this.lock(prev);
+    const interrupted = readUpJson(this.dir, 'up-start.json');
+    this.lock([prev, interrupted]);
     const onStop = (sig: string) => {
       void this.shutdown(sig).then(() => process.exit(0));
     };
@@ -452,15 +461,17 @@ class Up {
       void this.shutdown('error').then(() => process.exit(1));
     });
     try {
-      if (prev) {
-        const marked = [...prev.controllerProcs, ...prev.nodes].map((p) => ({ ...p, mark: this.dir }));
+      for (const was of [prev, interrupted]) {
+        if (!was) continue;
+        const marked = [...was.controllerProcs, ...was.nodes].map((p) => ({ ...p, mark: this.dir }));
         await Promise.all(
-          [...marked, { id: 'router', pid: prev.router.pid, mark: `--controllers ${prev.controllers}` }].map(async (p) => {
+          [...marked, { id: 'router', pid: was.router.pid, mark: `--controllers ${was.controllers}` }].map(async (p) => {
             if (p.pid && (await stopLeftover(p.pid, p.mark))) this.say(`stopped ${p.id} (pid ${p.pid}), left running by an earlier sonic up`);
           }),
         );
       }
-      const { fresh, ctls, nodes, router } = await this.plan(prev);
+      const fresh = prev === null;
+      const { ctls, nodes, router } = await this.plan(prev ?? interrupted, fresh);
       this.log.info({ dir: this.dir, fresh, shards: this.o.shards, replicas: this.o.replicas, persist: this.o.persist }, 'starting');
       this.say(`sonic up: ${fresh ? 'a new cluster' : 'reusing the cluster'} in ${this.dir}${this.o.persist ? ' (persistent: AOF + RDB)' : ''}`);
       this.say(`starting ${ctls.length} controller${ctls.length === 1 ? '' : 's'} on ${ctls.map((c) => c.port).join(', ')}`);
@@ -599,7 +610,7 @@ class Up {
         await Promise.all(cs.map((c) => c.stop()));
       }
       this.cc?.close();
-      if (this.ready) this.writeUpJson();
+      if (this.children.length > 0) this.writeUpJson();
       rmSync(this.lockFile, { force: true });
       this.log.info('stopped');
       this.say('stopped: every process exited');

@@ -5,11 +5,16 @@
  * node does not own ("non local key"), undeclared keys in another slot than the declared
  * ones (refused for scripts with a shebang and functions unless allow-cross-slot-keys,
  * allowed for plain EVAL scripts, as Redis 7.0), no-cluster, CROSSSLOT for declared keys.
- * Then ioredis Cluster routes EVAL/EVALSHA by their keys to every shard, and a node
- * answers MOVED for a script whose declared keys live on the other shard.
+ * Then ioredis Cluster routes EVAL/EVALSHA by their keys to every shard, a node answers
+ * MOVED for a script whose declared keys live on the other shard, and the Lua-based
+ * libraries run through the cluster: redlock, rate-limiter-flexible, BullMQ (its keys
+ * under one hash tag, as BullMQ requires on a cluster).
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { Cluster, Redis } from 'ioredis';
+import Redlock, { ExecutionError } from 'redlock';
+import { RateLimiterRedis, RateLimiterRes } from 'rate-limiter-flexible';
+import { Queue, QueueEvents, Worker, type Job } from 'bullmq';
 import { startRedis, stopAll, transcript, type Proc } from './harness.js';
 import { stopEverything, waitFor } from './controller-helpers.js';
 import { keyInShard, slotOf, startSonicCluster, type SonicCluster } from './cluster-helpers.js';
@@ -124,4 +129,80 @@ describe('scripts through a cluster client', () => {
       n.disconnect();
     }
   });
+});
+
+describe('Lua-based libraries through the cluster', () => {
+  it('redlock and rate-limiter-flexible on an ioredis Cluster, keys on both shards', async () => {
+    const c = new Cluster(cl.seeds, { redisOptions: { maxRetriesPerRequest: 3 } });
+    c.on('error', () => {});
+    try {
+      const a = new Redlock([c], { retryCount: 0 });
+      const b = new Redlock([c], { retryCount: 0 });
+      const resources = [keyInShard(0, 2, 'lock:'), keyInShard(1, 2, 'lock:')];
+      for (const r of resources) {
+        const lock = await a.acquire([r], 5000);
+        expect(await c.get(r)).toBe(lock.value);
+        await expect(b.acquire([r], 5000)).rejects.toBeInstanceOf(ExecutionError);
+        const extended = await lock.extend(8000);
+        expect(await c.pttl(r)).toBeGreaterThan(5000);
+        await extended.release();
+        expect(await c.exists(r)).toBe(0);
+      }
+      const limiter = new RateLimiterRedis({ storeClient: c, points: 3, duration: 10, keyPrefix: 'rlc' });
+      for (const user of ['u1', 'u2', 'u3', 'u4']) {
+        for (let i = 1; i <= 3; i++) expect((await limiter.consume(user)).remainingPoints).toBe(3 - i);
+        const blocked = await limiter.consume(user).then(
+          () => null,
+          (e: unknown) => e,
+        );
+        expect(blocked).toBeInstanceOf(RateLimiterRes);
+      }
+    } finally {
+      c.disconnect();
+    }
+  });
+
+  it('BullMQ: a Worker processes delayed and retried jobs on the cluster; QueueEvents reports completion', async () => {
+    const connection = new Cluster(cl.seeds, { redisOptions: { maxRetriesPerRequest: null } });
+    connection.on('error', () => {});
+    const prefix = '{bq}';
+    const queue = new Queue('cq', { connection, prefix });
+    const events = new QueueEvents('cq', { connection, prefix });
+    await events.waitUntilReady();
+    const attempts = new Map<string, number>();
+    const worker = new Worker(
+      'cq',
+      async (job: Job) => {
+        const n = (attempts.get(job.name) ?? 0) + 1;
+        attempts.set(job.name, n);
+        if (job.name === 'flaky' && n < 2) throw new Error('first attempt fails');
+        return (job.data as { x: number }).x * 2;
+      },
+      { connection, prefix },
+    );
+    try {
+      const completed = new Set<string>();
+      const allDone = new Promise<void>((resolve, reject) => {
+        const t = setTimeout(() => reject(new Error(`only ${completed.size} of 3 jobs completed`)), 25000);
+        events.on('completed', ({ jobId }) => {
+          completed.add(jobId);
+          if (completed.size === 3) {
+            clearTimeout(t);
+            resolve();
+          }
+        });
+      });
+      await queue.add('plain', { x: 1 });
+      await queue.add('delayed', { x: 2 }, { delay: 300 });
+      await queue.add('flaky', { x: 3 }, { attempts: 3, backoff: { type: 'fixed', delay: 100 } });
+      await allDone;
+      expect(attempts.get('flaky')).toBe(2);
+      expect(await queue.getJobCounts('completed', 'failed', 'delayed', 'wait')).toEqual({ completed: 3, failed: 0, delayed: 0, wait: 0 });
+    } finally {
+      await worker.close();
+      await events.close();
+      await queue.close();
+      connection.disconnect();
+    }
+  }, 40000);
 });

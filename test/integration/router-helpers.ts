@@ -163,7 +163,8 @@ export class RouterWorkload {
       try {
         const v = await c.get(key);
         this.reads++;
-        if (v !== key) this.readErrors.push(`GET ${key}: ${JSON.stringify(v)}`);
+        // A wrong value: asked again at once, to tell a transient misroute from a loss.
+        if (v !== key) this.readErrors.push(`GET ${key} at ${new Date().toISOString()}: ${JSON.stringify(v)}, then ${JSON.stringify(await c.get(key).catch((e: Error) => e.message))}`);
       } catch (e) {
         this.readErrors.push(`GET ${key}: ${(e as Error).message}`);
         await new Promise((res) => setTimeout(res, 10));

@@ -120,5 +120,5 @@ describe('client failover', () => {
       `client failover: ${acked} acked writes (+INCR, HSET), ${errs.length} unknown-outcome writes, ${reads} reads from replicas/primaries, 0 lost; ` +
         `epoch ${cl.epoch}→${after.config.epoch}: ${changes} configuration(s) over one watch for 3 controller clients; seed-mode client refreshed ${seeded.refreshes - seededRefreshes0} time(s)`,
     );
-  });
+  }, 120_000);
 });

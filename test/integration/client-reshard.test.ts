@@ -4,17 +4,20 @@
  * pushed topology and one that follows the nodes (MOVED + one refresh at a time). No
  * client error, nothing acknowledged lost; the pushed client applies each configuration
  * once and never asks the nodes. Then, on the same cluster: pipelines, a transaction,
- * cross-slot MGET/MSET/DEL, scripts (EVALSHA then EVAL) and a blocking pop.
+ * cross-slot MGET/MSET/DEL, scripts (EVALSHA then EVAL), a blocking pop, and the client in
+ * standalone mode through `sonic router`.
  */
 import { afterAll, describe, expect, it } from 'vitest';
 import { CrossSlotError, sharedWatch } from '@sonic/client';
 import { client, closeClients, expectNothingLost } from './client-helpers.js';
 import { status, stopEverything, waitFor } from './controller-helpers.js';
+import { startRouter, stopRouters } from './router-helpers.js';
 import { clusterCli, Load, slotCounts, startSonicCluster, type SonicCluster } from './cluster-helpers.js';
 
 let cl: SonicCluster;
 afterAll(async () => {
   closeClients();
+  await stopRouters();
   await stopEverything();
 });
 
@@ -86,5 +89,17 @@ describe('client while slots move', () => {
     expect(await c.rpush('bq', 'job')).toBe(1);
     expect(await popped).toEqual(['bq', 'job']);
     expect(await c.callBuffer('GET', 'bq:other')).toEqual(Buffer.from('1'));
+  });
+
+  it('standalone through the router: the router routes, the client pipelines', async () => {
+    const r = await startRouter(cl);
+    const c = client({ port: r.port });
+    const keys = Array.from({ length: 30 }, (_, i) => `via-router:${i}`);
+    expect(await c.mset(...(keys.flatMap((k) => [k, k]) as [string, string]))).toBe('OK');
+    expect(await c.mget(...(keys as [string]))).toEqual(keys);
+    expect(await Promise.all(keys.map((k) => c.incr(`${k}:n`)))).toEqual(keys.map(() => 1));
+    expect(await c.pipeline().get(keys[0]!).del(...(keys as [string])).exec()).toEqual([[null, keys[0]], [null, 30]]);
+    // What the client wrote directly to the nodes reads the same through the router.
+    expect(await c.get('{acct}:a')).toBe('7');
   });
 });

@@ -40,8 +40,8 @@ function evalshaCommand(c: Client, argv: string[], readOnly: boolean): void {
   const ka = keysAndArgs(c, argv);
   if (ka === null) return;
   const eng = scriptingFor(c.server);
+  const cached = eng.cached(argv[1]!);
   const sha = argv[1]!.toLowerCase();
-  const cached = sha.length === 40 ? eng.scripts.get(sha) : undefined;
   if (cached === undefined || !eng.run(c, 'scripts', sha, ka.keys, ka.args, readOnly, cached.flags)) {
     c.reply.error('NOSCRIPT No matching script. Please use EVAL.');
   }

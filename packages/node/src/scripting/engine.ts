@@ -125,8 +125,9 @@ class Collector implements Sink {
   }
   take(): Buffer {
     const c = this.chunks;
-    this.chunks = [];
-    return c.length === 1 ? c[0]! : Buffer.concat(c);
+    const out = c.length === 1 ? c[0]! : Buffer.concat(c);
+    c.length = 0;
+    return out;
   }
 }
 
@@ -155,7 +156,7 @@ export function scriptCommandSpec(server: Server, spec: CommandSpec, argv: strin
     const eng = engines.get(server);
     if (eng === undefined) return spec;
     if (name === 'fcall' || name === 'fcall_ro') flags = eng.functions.get(argv[1]!)?.functions.get(argv[1]!)?.bits;
-    else flags = eng.scripts.get(argv[1]!.toLowerCase())?.flags;
+    else flags = eng.cached(argv[1]!)?.flags;
   }
   if (flags === undefined || (flags & ScriptFlag.EvalCompat) !== 0) return spec;
   const write = (flags & ScriptFlag.NoWrites) === 0;
@@ -204,6 +205,8 @@ export class ScriptEngine {
   private readonly vm: VmHandle;
   private readonly fvm: VmHandle;
   readonly scripts = new Map<string, CachedScript>();
+  /** Effects of the running script (scripts never overlap: one array serves them all). */
+  private readonly ops: CapturedOp[] = [];
   readonly libraries = new Map<string, Library>();
   /** Function name → its library. */
   readonly functions = new Map<string, Library>();
@@ -331,6 +334,11 @@ export class ScriptEngine {
     return { sha, flags: meta.flags };
   }
 
+  /** A cached script by its sha in any case (lower case, as clients send it, costs no copy). */
+  cached(sha: string): CachedScript | undefined {
+    return this.scripts.get(sha) ?? (sha.length === 40 ? this.scripts.get(sha.toLowerCase()) : undefined);
+  }
+
   flushScripts(): void {
     this.scripts.clear();
     this.lua.drop(this.vm, 'scripts', null);
@@ -362,7 +370,7 @@ export class ScriptEngine {
       flags,
       slot: server.clusterSlots !== null && keys.length > 0 ? keyHashSlot(keys[0]!) : -1,
       oomAtStart: this.outOfMemory(),
-      ops: [],
+      ops: this.ops,
     };
     this.fake.db = c.db;
     this.fake.reply.proto = 2;
@@ -378,6 +386,8 @@ export class ScriptEngine {
     } catch (err) {
       this.leave();
       this.running = null;
+      // What it changed before failing still reaches the replicas and the AOF.
+      this.propagateEffects(run);
       throw err;
     }
     if (out === undefined) {
@@ -477,7 +487,7 @@ export class ScriptEngine {
     if (run.ops.length === 0) return;
     const ks = this.server.keyspace;
     const ops = run.ops.filter((o) => o.targets !== 0);
-    run.ops = [];
+    run.ops.length = 0;
     if (ops.length === 0) return;
     const wrap = ops.length > 1 && !run.client.inExec;
     if (wrap) ks.propagate(ops[0]!.db, ['MULTI'], PROPAGATE_ALL);

@@ -11,7 +11,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { Redis } from 'ioredis';
 import { createClient } from 'redis';
 import { encodeCommand } from '@sonic/protocol';
-import { RawConn, redisCli, startSonic, stopAll, type Proc } from './harness.js';
+import { RawConn, redisCli, startSonic, stopAll, transcript, type Proc } from './harness.js';
 import { stopEverything } from './controller-helpers.js';
 import { slotOf, startSonicCluster, type SonicCluster } from './cluster-helpers.js';
 import { shardIndex, startRouter, stopRouters, type Router } from './router-helpers.js';
@@ -177,23 +177,6 @@ function keysOf(steps: Step[]): string[] {
   return steps.flatMap((s) => s.args.slice(1).filter((a) => a.includes(':')));
 }
 
-/** Runs the steps one by one on a raw connection; each reply's bytes. */
-async function transcript(port: number, steps: Step[], resp3: boolean): Promise<string[]> {
-  const c = await RawConn.open(port);
-  try {
-    if (resp3) await c.call('HELLO', '3');
-    const out: string[] = [];
-    for (const s of steps) {
-      const from = c.raw.length;
-      await c.call(...s.args);
-      out.push(`${s.args.join(' ')} => ${c.raw.subarray(from).toString('latin1')}`);
-    }
-    return out;
-  } finally {
-    c.close();
-  }
-}
-
 /** Reply by reply the same, but TTLs (`approx`) only within 3 s of each other, and positive. */
 function expectSameReplies<T>(steps: Step[], viaRouter: T[], direct: T[], ttl: (x: T) => number): void {
   expect(viaRouter.length).toBe(direct.length);
@@ -225,7 +208,8 @@ describe('plain clients through the router', () => {
     it(`raw connection: every reply byte for byte as a standalone node's (RESP${resp3 ? 3 : 2})`, async () => {
       const steps = script(`raw${resp3 ? 3 : 2}:`);
       expectAllShards(steps);
-      const [viaRouter, direct] = await Promise.all([transcript(router.port, steps, resp3), transcript(node.port, steps, resp3)]);
+      const cmds = steps.map((s) => s.args);
+      const [viaRouter, direct] = await Promise.all([transcript(router.port, cmds, resp3), transcript(node.port, cmds, resp3)]);
       expectSameReplies(steps, viaRouter, direct, (line) => Number(/ => :(-?\d+)/.exec(line)?.[1]));
       // The script means what it says: errors where marked, answers elsewhere.
       viaRouter.forEach((line, i) => expect(line.split(' => ')[1]!.startsWith('-'), line).toBe(steps[i]!.err === true));

@@ -6,7 +6,7 @@
  * ports. The controller helpers stop the Sonic processes, the harness the redis-servers.
  */
 import { spawn, spawnSync } from 'node:child_process';
-import { Redis, type Cluster } from 'ioredis';
+import { Cluster as RedisCluster, Redis, type Cluster } from 'ioredis';
 import { SONIC, freePort, startRedis, type Proc } from './harness.js';
 import { startClusterNode, startGroup, status, waitFor, type ClusterProc, type Group } from './controller-helpers.js';
 
@@ -162,6 +162,19 @@ export async function startRedisCluster(shards = 3, replicas = 1): Promise<Redis
     if (role[0] === 'master') primaries.push(n);
   }
   return { nodes, primaries };
+}
+
+/** An ioredis `Cluster` that rides through failovers and controller crashes with its own retries. */
+export function retryingCluster(seeds: { host: string; port: number }[]): Cluster {
+  const io = new RedisCluster(seeds, {
+    clusterRetryStrategy: () => 100,
+    retryDelayOnFailover: 100,
+    retryDelayOnClusterDown: 100,
+    slotsRefreshTimeout: 1000,
+    redisOptions: { connectTimeout: 1000, maxRetriesPerRequest: 2, commandTimeout: 3000 },
+  });
+  io.on('error', () => {});
+  return io;
 }
 
 /** `sonic cluster ARGS` without blocking the test's event loop (clients keep running). */

@@ -9,7 +9,7 @@
 import { afterAll, describe, expect, it } from 'vitest';
 import { Cluster } from 'ioredis';
 import { kill, startClusterNode, status, stopEverything, waitFor, type ClusterProc } from './controller-helpers.js';
-import { clusterCli, Load, missingFromLoads, slotCounts, startSonicCluster } from './cluster-helpers.js';
+import { clusterCli, Load, missingFromLoads, retryingCluster, slotCounts, startSonicCluster } from './cluster-helpers.js';
 
 afterAll(async () => {
   await stopEverything();
@@ -25,14 +25,7 @@ describe('online resharding through crashes', () => {
     await Promise.all(['r3a', 'r3b'].map((id) => startClusterNode({ id, controllers: cl.g.list(), replicaOf: p3, args })));
     await waitFor('shard-3 formed', async () => (await status(cl.g))?.config.shards.find((x) => x.id === 'shard-3')?.replicas.length === 2);
     const byId = new Map<string, ClusterProc>([...cl.all.map((n) => [n.id, n] as const)]);
-    const io = new Cluster(cl.seeds, {
-      clusterRetryStrategy: () => 100,
-      retryDelayOnFailover: 100,
-      retryDelayOnClusterDown: 100,
-      slotsRefreshTimeout: 1000,
-      redisOptions: { connectTimeout: 1000, maxRetriesPerRequest: 2, commandTimeout: 3000 },
-    });
-    io.on('error', () => {});
+    const io = retryingCluster(cl.seeds);
     for (let i = 0; i < 1000; i++) await io.set(`pre:${i}`, `v${i}`);
     const T = Date.now();
     const mark = (m: string) => console.log(`${Date.now() - T} ms: ${m}`);

@@ -9,9 +9,8 @@
  * and `sonic cluster check` is clean.
  */
 import { afterAll, describe, expect, it } from 'vitest';
-import { Cluster } from 'ioredis';
 import { client, kill, status, stopEverything, waitFor } from './controller-helpers.js';
-import { clusterCli, Load, missingFromLoads, slotOf, startSonicCluster } from './cluster-helpers.js';
+import { clusterCli, Load, missingFromLoads, retryingCluster, slotOf, startSonicCluster } from './cluster-helpers.js';
 
 afterAll(async () => {
   await stopEverything();
@@ -26,14 +25,7 @@ describe('online resharding through a crash of the controller leader', () => {
     const slot = slotOf('{big}');
     const fromIdx = slot < 8192 ? 0 : 1;
     const [from, to] = fromIdx === 0 ? ['shard-1', 'shard-2'] : ['shard-2', 'shard-1'];
-    const io = new Cluster(cl.seeds, {
-      clusterRetryStrategy: () => 100,
-      retryDelayOnFailover: 100,
-      retryDelayOnClusterDown: 100,
-      slotsRefreshTimeout: 1000,
-      redisOptions: { connectTimeout: 1000, maxRetriesPerRequest: 2, commandTimeout: 3000 },
-    });
-    io.on('error', () => {});
+    const io = retryingCluster(cl.seeds);
     const value = 'x'.repeat(100);
     for (let i = 0; i < KEYS; i += 1000) {
       const p = io.pipeline();

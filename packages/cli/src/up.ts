@@ -357,6 +357,9 @@ class Up {
     const deadline = Date.now() + ms;
     while (Date.now() < deadline) {
       if (this.stopping) throw new Stopped();
+      // Nothing should exit while the cluster starts: say which did, and why (its log).
+      const dead = this.children.find((c) => !c.running);
+      if (dead) throw new UpError(`${dead.spec.id} ${dead.exit} while starting (log: ${dead.log})\n${dead.tail(8)}`);
       if (await fn()) return;
       await sleep(200);
     }
@@ -414,7 +417,7 @@ class Up {
         const s = keyHashSlot(`up:${k}`);
         if (s >= r.start && s <= r.end) key = `up:${k}`;
       }
-      const v = await oneShot('127.0.0.1', this.routerPort, ['EXISTS', key], { password: this.o.password, timeoutMs: 1000 }).catch((e: Error) => new RespError(e.message));
+      const v = await oneShot('127.0.0.1', this.routerPort, ['GET', key], { password: this.o.password, timeoutMs: 1000 }).catch((e: Error) => new RespError(e.message));
       if (v instanceof RespError) return `${sh.id} through the router: ${v.message}`;
     }
     return '';

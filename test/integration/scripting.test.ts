@@ -51,6 +51,10 @@ describe('Lua → RESP conversions', () => {
       ev('return 10/3'),
       ev('return math.huge'),
       ev("return {KEYS[1], ARGV[1], #KEYS, #ARGV}", '2', 'k1', 'k2', 'a1'),
+      // Many keys and arguments (past what goes to the addon as call arguments).
+      ev("return {#KEYS, #ARGV, KEYS[1], KEYS[40], ARGV[1], ARGV[25]}", '40', ...Array.from({ length: 40 }, (_, i) => `mk${i}`), ...Array.from({ length: 25 }, (_, i) => `ma${i}`)),
+      ev("return #KEYS + #ARGV", '0', ...Array.from({ length: 32 }, (_, i) => `a${i}`)),
+      ev("return redis.call('del', unpack(ARGV))", '0', ...Array.from({ length: 300 }, (_, i) => `sc:del${i}`)),
       ev("return string.format('%d %s %.3f', 7, 'x', 1/3)"),
       ev('return table.getn({1,2,3})'),
       ev("return unpack({1,2})"),

@@ -220,7 +220,7 @@ export class ScriptEngine {
   constructor(readonly server: Server) {
     this.lua = loadLua();
     const hooks = {
-      call: (argv: string[], resp: number) => this.redisCall(argv, resp),
+      call: (resp: number, ...argv: string[]) => this.redisCall(argv, resp),
       log: (level: number, msg: string) => this.log(level, msg),
       setRepl: (flags: number) => {
         if (this.running) {
@@ -382,7 +382,11 @@ export class ScriptEngine {
     const vm = kind === 'scripts' ? this.vm : this.fvm;
     let out: string | null | undefined;
     try {
-      out = this.lua.run(vm, kind, name, keys, args, c.reply.proto, name, threshold, mayYield);
+      // Keys and arguments go as arguments (cheaper across N-API), as arrays when many.
+      out =
+        keys.length + args.length <= 32
+          ? this.lua.run(vm, kind, name, c.reply.proto, name, threshold, mayYield, keys.length, ...keys, ...args)
+          : this.lua.run(vm, kind, name, c.reply.proto, name, threshold, mayYield, -1, keys, args);
     } catch (err) {
       this.leave();
       this.running = null;

@@ -8,8 +8,8 @@ import { execFileSync } from 'node:child_process';
 export type VmHandle = { readonly __vm: unique symbol };
 
 export interface VmHooks {
-  /** Runs a command for redis.call/pcall; returns its reply bytes (RESP `resp`). */
-  call(argv: string[], resp: number): Buffer;
+  /** Runs a command for redis.call/pcall (its arguments after `resp`); returns its reply bytes (RESP `resp`). */
+  call(resp: number, ...argv: string[]): Buffer;
   log(level: number, msg: string): void;
   setRepl(flags: number): void;
   /** FUNCTION LOAD: a registered function; returns an error message or nothing. */
@@ -24,18 +24,14 @@ export interface LuaAddon {
   /** Keeps (names !== null) or drops the functions the last 'lib' compile registered. */
   commit(vm: VmHandle, keep: true | null): void;
   drop(vm: VmHandle, kind: 'scripts' | 'functions', names: string[] | null): void;
-  /** The reply (RESP bytes as a latin1 string), null when the script yielded (resume later), undefined when `name` is unknown. */
-  run(
-    vm: VmHandle,
-    kind: 'scripts' | 'functions',
-    name: string,
-    keys: string[],
-    args: string[],
-    callerResp: number,
-    label: string,
-    busyMs: number,
-    mayYield: boolean,
-  ): string | null | undefined;
+  /**
+   * Runs a script or function with `numkeys` keys followed by the arguments (passed as
+   * arguments: cheaper across N-API than arrays). The reply (RESP bytes as a latin1
+   * string), null when the script yielded (resume later), undefined when `name` is unknown.
+   */
+  run(vm: VmHandle, kind: 'scripts' | 'functions', name: string, callerResp: number, label: string, busyMs: number, mayYield: boolean, numkeys: number, ...keysThenArgs: string[]): string | null | undefined;
+  /** The same with `numkeys` -1 and the keys and arguments as two arrays (for many of them). */
+  run(vm: VmHandle, kind: 'scripts' | 'functions', name: string, callerResp: number, label: string, busyMs: number, mayYield: boolean, numkeys: -1, keys: string[], args: string[]): string | null | undefined;
   resume(vm: VmHandle): string | null;
   kill(vm: VmHandle): void;
   memory(vm: VmHandle): number;

@@ -350,24 +350,24 @@ static int redis_generic_call(lua_State *L, int raise) {
   }
   napi_handle_scope scope;
   napi_open_handle_scope(env, &scope);
-  napi_value arr, fn, global, result, args[2];
-  napi_create_array_with_length(env, argc, &arr);
+  /* call(resp, ...argv): the arguments go as arguments (building a JS array element by
+   * element through N-API costs more than the call itself). */
+  napi_value fn, global, result, stackargs[17];
+  napi_value *args = argc < 17 ? stackargs : malloc(sizeof(napi_value) * (size_t)(argc + 1));
+  napi_create_int32(env, vm->resp, &args[0]);
   for (int i = 1; i <= argc; i++) {
-    napi_value s;
     if (lua_type(L, i) == LUA_TNUMBER) {
       char t[64]; snprintf(t, sizeof t, "%.17g", (double)lua_tonumber(L, i));
-      napi_create_string_latin1(env, t, NAPI_AUTO_LENGTH, &s);
+      napi_create_string_latin1(env, t, NAPI_AUTO_LENGTH, &args[i]);
     } else {
       size_t n; const char *p = lua_tolstring(L, i, &n);
-      napi_create_string_latin1(env, p, n, &s);
+      napi_create_string_latin1(env, p, n, &args[i]);
     }
-    napi_set_element(env, arr, i - 1, s);
   }
-  args[0] = arr;
-  napi_create_int32(env, vm->resp, &args[1]);
   napi_get_reference_value(env, vm->hooks[H_CALL], &fn);
   napi_get_undefined(env, &global);
-  napi_status st = napi_call_function(env, global, fn, 2, args, &result);
+  napi_status st = napi_call_function(env, global, fn, (size_t)argc + 1, args, &result);
+  if (args != stackargs) free(args);
   int is_err = 0;
   if (st != napi_ok) {
     napi_value exc; napi_get_and_clear_last_exception(env, &exc);
@@ -890,6 +890,8 @@ static napi_value finish_or_yield(napi_env env, VM *vm, int nargs) {
   return ret;
 }
 
+/* A Lua array of a JS array's strings (for calls with too many keys and arguments to pass
+ * them as arguments). */
 static void push_string_array(napi_env env, lua_State *L, napi_value arr) {
   uint32_t n = 0; napi_get_array_length(env, arr, &n);
   lua_createtable(L, (int)n, 0);
@@ -906,11 +908,43 @@ static void push_string_array(napi_env env, lua_State *L, napi_value arr) {
   }
 }
 
-/* run(vm, kind "scripts"|"functions", name, keys[], args[], callerResp, label, busyMs, mayYield)
- * -> Buffer (reply) | null (yielded: call resume later) | undefined (no such script) */
+/* A Lua array of the strings v[0..n-1]. */
+static void push_strings(napi_env env, lua_State *L, napi_value *v, size_t n) {
+  lua_createtable(L, (int)n, 0);
+  char stackbuf[256];
+  for (size_t i = 0; i < n; i++) {
+    size_t l = 0;
+    napi_get_value_string_latin1(env, v[i], NULL, 0, &l);
+    char *s = l < sizeof stackbuf ? stackbuf : malloc(l + 1);
+    napi_get_value_string_latin1(env, v[i], s, l + 1, &l);
+    lua_pushlstring(L, s, l);
+    if (s != stackbuf) free(s);
+    lua_rawseti(L, -2, (int)i + 1);
+  }
+}
+
+
+static napi_value js_run_args(napi_env env, napi_value *argv, size_t argc);
+
+/* run(vm, kind "scripts"|"functions", name, callerResp, label, busyMs, mayYield, numkeys,
+ *     ...keys, ...args) -> string (the reply) | null (yielded: call resume later)
+ *     | undefined (no such script). numkeys -1: then a keys array and an args array. */
 static napi_value js_run(napi_env env, napi_callback_info info) {
-  size_t argc = 9; napi_value argv[9];
+  /* Keys and arguments come as arguments, not arrays: reading array elements through
+   * N-API costs more than the script. */
+  napi_value stackv[40];
+  size_t argc = 40; napi_value *argv = stackv;
   CHECK(napi_get_cb_info(env, info, &argc, argv, NULL, NULL));
+  if (argc > 40) {
+    argv = malloc(sizeof(napi_value) * argc);
+    CHECK(napi_get_cb_info(env, info, &argc, argv, NULL, NULL));
+  }
+  napi_value ret = js_run_args(env, argv, argc);
+  if (argv != stackv) free(argv);
+  return ret;
+}
+
+static napi_value js_run_args(napi_env env, napi_value *argv, size_t argc) {
   VM *vm = get_vm(env, argv[0]);
   lua_State *L = vm->L;
   vm->env = env;
@@ -922,10 +956,16 @@ static napi_value js_run(napi_env env, napi_callback_info info) {
   napi_get_value_string_latin1(env, argv[2], NULL, 0, &nlen);
   char *name = nlen < sizeof namebuf ? namebuf : malloc(nlen + 1);
   napi_get_value_string_latin1(env, argv[2], name, nlen + 1, &nlen);
-  int32_t caller_resp = 2; napi_get_value_int32(env, argv[5], &caller_resp);
-  size_t ll; napi_get_value_string_latin1(env, argv[6], vm->label, sizeof vm->label, &ll);
-  double busy = 0; napi_get_value_double(env, argv[7], &busy);
-  bool may_yield = false; napi_get_value_bool(env, argv[8], &may_yield);
+  int32_t caller_resp = 2; napi_get_value_int32(env, argv[3], &caller_resp);
+  size_t ll; napi_get_value_string_latin1(env, argv[4], vm->label, sizeof vm->label, &ll);
+  double busy = 0; napi_get_value_double(env, argv[5], &busy);
+  bool may_yield = false; napi_get_value_bool(env, argv[6], &may_yield);
+  /* numkeys -1: a keys array and an arguments array follow instead. */
+  int32_t nk = 0; napi_get_value_int32(env, argv[7], &nk);
+  int arrays = nk < 0 && argc >= 10;
+  size_t nrest = argc > 8 ? argc - 8 : 0;
+  size_t nkeys = nk < 0 ? 0 : (size_t)nk;
+  if (nkeys > nrest) nkeys = nrest;
 
   if (vm->co == NULL) {
     vm->co = lua_newthread(L);
@@ -954,15 +994,14 @@ static napi_value js_run(napi_env env, napi_callback_info info) {
   vm->may_yield = may_yield;
   lua_sethook(co, count_hook, LUA_MASKCOUNT, 100000);
   int nargs = 0;
-  if (is_fn) {
-    push_string_array(env, co, argv[3]);
-    push_string_array(env, co, argv[4]);
-    nargs = 2;
-  } else {
-    lua_getfield(co, LUA_REGISTRYINDEX, "__sonic_G");
-    push_string_array(env, co, argv[3]);
-    lua_setfield(co, -2, "KEYS");
-    push_string_array(env, co, argv[4]);
+  if (!is_fn) lua_getfield(co, LUA_REGISTRYINDEX, "__sonic_G");
+  if (arrays) push_string_array(env, co, argv[8]);
+  else push_strings(env, co, argv + 8, nkeys);
+  if (!is_fn) lua_setfield(co, -2, "KEYS");
+  if (arrays) push_string_array(env, co, argv[9]);
+  else push_strings(env, co, argv + 8 + nkeys, nrest - nkeys);
+  if (is_fn) nargs = 2;
+  else {
     lua_setfield(co, -2, "ARGV");
     lua_pop(co, 1);
   }

@@ -44,6 +44,14 @@ export class Request {
   dedicated = false;
   /** The dedicated connection it runs on. */
   conn: Backend | null = null;
+  /** The shared connection it is outstanding on, for its client (router.ts). */
+  pin: Pin | null = null;
+}
+
+/** A client's outstanding requests on one of a node's shared connections. */
+export interface Pin {
+  b: Backend;
+  n: number;
 }
 
 /** Who waits for a request's reply. */
@@ -52,6 +60,8 @@ export interface ReplyOwner {
   readonly proto: 2 | 3;
   /** Gone: its requests are dropped. */
   readonly closed: boolean;
+  /** Where the client's requests are outstanding, per pool of shared connections. */
+  readonly pins: Map<Backend[], Pin>;
   /** A reply of this client's arrived (flush what is in order). */
   ready(): void;
 }
@@ -84,6 +94,8 @@ export class Backend {
   /** Set by the owner of a dedicated connection. */
   onClose: (() => void) | null = null;
   private readonly timer: NodeJS.Timeout;
+  /** When a reply last arrived, or the connection last became busy. */
+  progressAt = Date.now();
 
   constructor(
     readonly addr: NodeAddr,
@@ -150,6 +162,7 @@ export class Backend {
   }
 
   private push(req: Request): void {
+    if (this.queue.length === this.head) this.progressAt = Date.now();
     const args = req.args;
     let out = this.out + '*' + args.length + '\r\n';
     for (let i = 0; i < args.length; i++) {
@@ -182,6 +195,7 @@ export class Backend {
   }
 
   private onData(chunk: Buffer): void {
+    this.progressAt = Date.now();
     const sc = this.scanner;
     sc.push(chunk);
     try {

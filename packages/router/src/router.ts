@@ -12,7 +12,7 @@
 import { createServer, type Server, type Socket } from 'node:net';
 import type { Logger } from 'pino';
 import { parseRedirect } from '@sonic/protocol';
-import { Backend, Request, type BackendHooks } from './backend.js';
+import { Backend, Request, type BackendHooks, type Pin, type ReplyOwner } from './backend.js';
 import { errorReply } from './encode.js';
 import type { RouterOptions } from './options.js';
 import { ControllerTopology, SeedTopology, SlotMap, type NodeAddr, type TopologySource } from './topology.js';
@@ -25,6 +25,10 @@ const RETRY_TICK_MS = 50;
 const MAX_REDIRECTS = 8;
 /** Idle dedicated connections kept per node. */
 const DEDICATED_IDLE = 8;
+/** Shared connections per node (and protocol and role) at most. */
+const MAX_SHARED = 16;
+/** A busy shared connection without a reply for this long counts as stalled. */
+const STALL_MS = 5;
 
 export interface RouterStats {
   connectionsReceived: number;
@@ -53,6 +57,8 @@ export class Router implements BackendHooks {
   private nextId = 1;
   /** Set by nodeFor: the node it returned is a replica. */
   private pickedReplica = false;
+  /** Pins of the router's own requests (no client). */
+  private readonly internalPins = new Map<Backend[], Pin>();
   /** Where the first topology is awaited (requests before it are held). */
   readonly stats: RouterStats = { connectionsReceived: 0, commands: 0, redirects: 0, asks: 0, retries: 0, writeUnknown: 0, topologyChanges: 0, started: Date.now() };
 
@@ -167,6 +173,10 @@ export class Router implements BackendHooks {
 
   /** Sends a request to the node that owns it now, or holds it for a retry. */
   route(req: Request): void {
+    if (req.pin !== null) {
+      req.pin.n--;
+      req.pin = null;
+    }
     if (req.owner !== null && req.owner.closed) return;
     if (req.deadline === 0) req.deadline = Date.now() + this.opts.retryTimeoutMs;
     const forRead = req.retrySafe && !req.dedicated && req.spec !== null && req.spec.isReadonly;
@@ -184,11 +194,25 @@ export class Router implements BackendHooks {
       b.send(req);
       return;
     }
-    this.shared(node, proto, replica, req.owner?.id ?? 0).send(req);
+    this.sendShared(req, this.shared(node, proto, replica, req.owner));
   }
 
-  /** The shared connection of this client to a node (one per client: its commands stay in order). */
-  shared(node: NodeAddr, proto: 2 | 3, replica: boolean, id: number): Backend {
+  /** Sends on a shared connection, counting the request as outstanding for its client there. */
+  private sendShared(req: Request, pin: Pin): void {
+    pin.n++;
+    req.pin = pin;
+    pin.b.send(req);
+  }
+
+  /**
+   * The shared connection a client's request goes on. While the client has requests
+   * outstanding on one of the node's connections, it keeps using that one (its commands
+   * to the node stay in order); otherwise it takes the least busy. When every connection
+   * is busy and the least busy one has made no progress for STALL_MS (a node that holds
+   * a connection's input, as repl-sync-mode sync does while a replica acks a write),
+   * another connection is opened, up to MAX_SHARED.
+   */
+  shared(node: NodeAddr, proto: 2 | 3, replica: boolean, owner: ReplyOwner | null): Pin {
     // The pool array is cached on the node's address object (replaced with each topology).
     const slot = (proto === 3 ? 2 : 0) + (replica ? 1 : 0);
     const cache = (node.pools ??= []);
@@ -202,13 +226,28 @@ export class Router implements BackendHooks {
       }
       cache[slot] = pool = p;
     }
-    const i = id % this.opts.connections;
-    let b = pool[i];
-    if (b === undefined || b.closed) {
-      b = new Backend(node, proto, replica, this.opts.nodePassword, this);
-      pool[i] = b;
+    const pins = owner?.pins ?? this.internalPins;
+    let pin = pins.get(pool);
+    if (pin !== undefined && pin.n > 0 && !pin.b.closed) return pin;
+    let best: Backend | null = null;
+    let open = 0;
+    for (let i = 0; i < pool.length; i++) {
+      const b = pool[i];
+      if (b === undefined || b.closed) continue;
+      open++;
+      if (best === null || b.pending < best.pending) best = b;
     }
-    return b;
+    if (best === null || open < this.opts.connections || (best.pending > 0 && open < MAX_SHARED && Date.now() - best.progressAt > STALL_MS)) {
+      best = new Backend(node, proto, replica, this.opts.nodePassword, this);
+      let i = 0;
+      while (i < pool.length && pool[i] !== undefined && !pool[i]!.closed) i++;
+      pool[i] = best;
+    }
+    if (pin === undefined) {
+      pin = { b: best, n: 0 };
+      pins.set(pool, pin);
+    } else pin.b = best;
+    return pin;
   }
 
   /** A dedicated connection to a node (an idle one, or a new one). */
@@ -252,6 +291,10 @@ export class Router implements BackendHooks {
   }
 
   complete(req: Request, reply: Buffer): void {
+    if (req.pin !== null) {
+      req.pin.n--;
+      req.pin = null;
+    }
     if (req.conn !== null) {
       const c = req.conn;
       req.conn = null;
@@ -292,7 +335,7 @@ export class Router implements BackendHooks {
           const b = this.acquire(node, req.owner?.proto ?? 2);
           req.conn = b;
           b.send(req);
-        } else this.shared(node, req.owner?.proto ?? 2, false, req.owner?.id ?? 0).send(req);
+        } else this.sendShared(req, this.shared(node, req.owner?.proto ?? 2, false, req.owner));
       }
       return true;
     }
@@ -357,6 +400,10 @@ export class Router implements BackendHooks {
     if (lost.length > 0) void this.refresh();
     for (const r of lost) {
       r.conn = null;
+      if (r.pin !== null) {
+        r.pin.n--;
+        r.pin = null;
+      }
       if (!r.written || r.retrySafe) this.retryLater(r, CONN_LOST);
       else {
         this.stats.writeUnknown++;

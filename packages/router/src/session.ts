@@ -6,7 +6,7 @@
  */
 import type { Socket } from 'node:net';
 import { Err, RequestParser, keyHashSlot, keyPositions, lookupCommand, lookupSubcommand, type CommandSpec } from '@sonic/protocol';
-import { Request, type Backend, type ReplyOwner } from './backend.js';
+import { Request, type Backend, type Pin, type ReplyOwner } from './backend.js';
 import { errorReply } from './encode.js';
 import type { Router } from './router.js';
 import { HANDLERS } from './commands.js';
@@ -41,6 +41,7 @@ export class Session implements ReplyOwner {
   lastWriteSlot = -1;
   /** Dedicated connections of blocking commands in flight (closed with the session). */
   readonly blocking = new Set<Request>();
+  readonly pins = new Map<Backend[], Pin>();
 
   constructor(
     readonly id: number,

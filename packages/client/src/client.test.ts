@@ -193,6 +193,17 @@ describe('redirects', () => {
     expect(await c.get('k')).toBe('from-a');
   });
 
+  it('MOVED back and forth between nodes that disagree for a moment settles with backoff', async () => {
+    let atB = 0;
+    let atA = 0;
+    const b: Scripted = await server((args) => base(args, () => '') ?? (args[0] === 'GET' ? (atB++ < 3 ? `-MOVED ${keyHashSlot(args[1]!)} ${a.addr}\r\n` : bulk('settled')) : null));
+    const a: Scripted = await server((args, self) => base(args, () => slotsReply([[0, 16383, self.port]])) ?? (args[0] === 'GET' ? (atA++, `-MOVED ${keyHashSlot(args[1]!)} ${b.addr}\r\n`) : null));
+    const c = client({ nodes: [a.addr] });
+    expect(await c.get('k')).toBe('settled');
+    expect(atB).toBe(4);
+    expect(atA + atB).toBeLessThanOrEqual(17);
+  });
+
   it('a redirect loop ends after maxRedirections', async () => {
     const a = await server((args, self) => base(args, () => slotsReply([[0, 16383, self.port]])) ?? (args[0] === 'GET' ? `-ASK ${keyHashSlot(args[1]!)} ${self.addr}\r\n` : null));
     const c = client({ nodes: [a.addr], maxRedirections: 3 });

@@ -288,7 +288,10 @@ export class Client extends CommandMethods {
         this.table?.patch(err.slot, err.address);
         // With pushed topology the controllers' watch brings the change; no polling.
         if (this.watch === null || this.watch.config === null) this.scheduleRefresh();
-        this.dispatch(cmd);
+        // Nodes that disagree for a moment (one applied a move, the other not yet) bounce
+        // a command between them: after two redirects, wait with backoff between tries.
+        if (cmd.redirects > 2) this.retryLater(cmd, err);
+        else this.dispatch(cmd);
       } else {
         cmd.askTo = err.address;
         this.dispatch(cmd);

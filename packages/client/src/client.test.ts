@@ -283,7 +283,7 @@ describe('failures', () => {
     const events: number[] = [];
     c.on('reconnecting', (e) => events.push(e.attempt));
     const read = c.get('k').catch((x: Error) => x);
-    await new Promise((r) => setTimeout(r, 5));
+    for (let i = 0; i < 200 && events.length === 0; i++) await new Promise((r) => setTimeout(r, 1));
     // The connection is down or coming back: these wait in its queue, then go out.
     const later = await Promise.all([c.set('x', '1'), c.set('y', '2')]);
     expect(later).toEqual(['OK', 'OK']);

@@ -169,7 +169,8 @@ async function sonicCluster(main) {
 async function startRouter(main, controllers, extra, name) {
   const port = await freePort();
   const args = [main, 'router', '--port', String(port), '--controllers', controllers, '--log-level', 'warn', ...extra];
-  const srv = await startServer(name, process.execPath, args, port, { env: QUIET });
+  // --workers forks N processes: slow to start on a loaded machine.
+  const srv = await startServer(name, process.execPath, args, port, { env: QUIET, startTimeoutMs: 60000 });
   await until(`${name} routes to every shard`, async () => {
     for (let i = 0; i < 30; i++) if (!(await command(port, ['SET', `probe:${i}`, '1'])).startsWith('+OK')) return false;
     return true;
@@ -227,7 +228,7 @@ async function main() {
     cpus: cpus().length,
     cpuModel: cpus()[0]?.model ?? '?',
     node: process.version,
-    nutcracker: (nv.stdout + nv.stderr).trim(),
+    nutcracker: (nv.stdout + nv.stderr).trim().split('\n')[0],
     loadavgAtStart: loadavg(),
   };
   process.stdout.write(

@@ -55,7 +55,9 @@ describe('router across a resharding', () => {
     const t1 = Date.now();
     expect(Object.fromEntries(await slotCounts(cl))).toEqual({ 'shard-1': 5161, 'shard-2': 5462, 'shard-3': 5761 });
     const n = load.acked.length;
-    await waitFor('the workload goes on after the move', () => load.acked.length > n + 100, 15000);
+    await waitFor('the workload goes on after the move', () => load.acked.length > n + 100, 30000).catch((e: Error) => {
+      throw new Error(`${e.message}: ${load.summary()}; ${[...load.writeErrors, ...load.readErrors].slice(0, 5).join(' | ')}\nrouter output:\n${router.output().slice(-3000)}`);
+    });
     running = false;
     await mgetLoop;
     await load.stop();

@@ -287,6 +287,21 @@ export function run(cmd, args, { timeoutMs = 60000, input } = {}) {
 
 // ------------------------------------------------------------------ redis-benchmark
 
+/**
+ * Runs each of `tests` ({ name, args }) with redis-benchmark against `server`: returns
+ * { [name]: req/s, [`${name} cpu`]: the server's CPU µs per request } (CPU time is
+ * steadier than throughput on a shared machine).
+ */
+export async function benchTests(server, tests, opts) {
+  const out = {};
+  for (const t of tests) {
+    const cpu0 = cpuNs(server.pid);
+    out[t.name] = await benchmarkRps(server.port, t.args, opts);
+    out[`${t.name} cpu`] = (cpuNs(server.pid) - cpu0) / opts.requests / 1000;
+  }
+  return out;
+}
+
 /** Requests/second of one redis-benchmark run of a custom command (`-q`: one result line). */
 export async function benchmarkRps(port, args, { requests, clients, pipeline }) {
   const r = await run(

@@ -16,7 +16,7 @@
 //   node bench/scripting.mjs [--requests N] [--clients N] [--rounds N] [--pipeline P]
 
 import { createHash } from 'node:crypto';
-import { benchmarkRps, command, cpuNs, fmtInt, killAll, loadavg, median, parseArgs, startRedis, startSonic, table } from './lib.mjs';
+import { benchTests, command, fmtInt, killAll, loadavg, median, parseArgs, startRedis, startSonic, table } from './lib.mjs';
 
 const opts = { requests: 100000, clients: 50, rounds: 3, pipeline: 1, ...parseArgs(process.argv.slice(2), { requests: 'int', clients: 'int', rounds: 'int', pipeline: 'int' }) };
 
@@ -32,20 +32,13 @@ const TESTS = [
   { name: 'EVALSHA set+cas', args: ['EVALSHA', sha(SET_CAS), '1', 'lock', 'v'] },
 ];
 
-const bench = (port, args) => benchmarkRps(port, args, opts);
-
 async function round(server) {
   await command(server.port, ['FLUSHALL']);
   for (const s of [CAS, SET_CAS]) {
     const r = await command(server.port, ['SCRIPT', 'LOAD', s]);
     if (!r.includes(sha(s))) throw new Error(`${server.name}: SCRIPT LOAD answered ${r.trim()}`);
   }
-  const out = {};
-  for (const t of TESTS) {
-    const cpu0 = cpuNs(server.pid);
-    out[t.name] = await bench(server.port, t.args);
-    out[`${t.name} cpu`] = (cpuNs(server.pid) - cpu0) / opts.requests / 1000;
-  }
+  const out = await benchTests(server, TESTS, opts);
   // The last script deleted what it set.
   const left = await command(server.port, ['EXISTS', 'lock']);
   if (!left.startsWith(':0')) throw new Error(`${server.name}: the lock is still there after set+cas`);

@@ -9,7 +9,7 @@
 //
 //   node bench/streams.mjs [--requests N] [--clients N] [--rounds N] [--pipeline P]
 
-import { benchmarkRps, command, cpuNs, fmtInt, killAll, loadavg, median, parseArgs, startRedis, startSonic, table } from './lib.mjs';
+import { benchTests, command, fmtInt, killAll, loadavg, median, parseArgs, startRedis, startSonic, table } from './lib.mjs';
 
 const opts = { requests: 100000, clients: 50, rounds: 3, pipeline: 1, ...parseArgs(process.argv.slice(2), { requests: 'int', clients: 'int', rounds: 'int', pipeline: 'int' }) };
 
@@ -19,18 +19,10 @@ const TESTS = [
   { name: 'XRANGE COUNT 10', args: ['XRANGE', 'bench:s', '-', '+', 'COUNT', '10'] },
 ];
 
-const bench = (port, args) => benchmarkRps(port, args, opts);
-
 async function round(server) {
   await command(server.port, ['FLUSHALL']);
   await command(server.port, ['XGROUP', 'CREATE', 'bench:s', 'g', '$', 'MKSTREAM']);
-  const out = {};
-  for (const t of TESTS) {
-    // The server's CPU time per request too: steadier than throughput on a shared machine.
-    const cpu0 = cpuNs(server.pid);
-    out[t.name] = await bench(server.port, t.args);
-    out[`${t.name} cpu`] = (cpuNs(server.pid) - cpu0) / opts.requests / 1000;
-  }
+  const out = await benchTests(server, TESTS, opts);
   const len = await command(server.port, ['XLEN', 'bench:s']);
   if (!len.startsWith(`:${opts.requests}`)) throw new Error(`${server.name}: XLEN after the run is ${len.trim()}`);
   return out;

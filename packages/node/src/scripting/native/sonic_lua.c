@@ -890,20 +890,25 @@ static napi_value finish_or_yield(napi_env env, VM *vm, int nargs) {
   return ret;
 }
 
+/* Pushes a JS string's bytes (latin1) as a Lua string. */
+static void push_napi_string(napi_env env, lua_State *L, napi_value v) {
+  char stackbuf[256];
+  size_t l = 0;
+  napi_get_value_string_latin1(env, v, NULL, 0, &l);
+  char *s = l < sizeof stackbuf ? stackbuf : malloc(l + 1);
+  napi_get_value_string_latin1(env, v, s, l + 1, &l);
+  lua_pushlstring(L, s, l);
+  if (s != stackbuf) free(s);
+}
+
 /* A Lua array of a JS array's strings (for calls with too many keys and arguments to pass
  * them as arguments). */
 static void push_string_array(napi_env env, lua_State *L, napi_value arr) {
   uint32_t n = 0; napi_get_array_length(env, arr, &n);
   lua_createtable(L, (int)n, 0);
-  char stackbuf[256];
   for (uint32_t i = 0; i < n; i++) {
     napi_value v; napi_get_element(env, arr, i, &v);
-    size_t l = 0;
-    napi_get_value_string_latin1(env, v, NULL, 0, &l);
-    char *s = l < sizeof stackbuf ? stackbuf : malloc(l + 1);
-    napi_get_value_string_latin1(env, v, s, l + 1, &l);
-    lua_pushlstring(L, s, l);
-    if (s != stackbuf) free(s);
+    push_napi_string(env, L, v);
     lua_rawseti(L, -2, (int)i + 1);
   }
 }
@@ -911,18 +916,11 @@ static void push_string_array(napi_env env, lua_State *L, napi_value arr) {
 /* A Lua array of the strings v[0..n-1]. */
 static void push_strings(napi_env env, lua_State *L, napi_value *v, size_t n) {
   lua_createtable(L, (int)n, 0);
-  char stackbuf[256];
   for (size_t i = 0; i < n; i++) {
-    size_t l = 0;
-    napi_get_value_string_latin1(env, v[i], NULL, 0, &l);
-    char *s = l < sizeof stackbuf ? stackbuf : malloc(l + 1);
-    napi_get_value_string_latin1(env, v[i], s, l + 1, &l);
-    lua_pushlstring(L, s, l);
-    if (s != stackbuf) free(s);
+    push_napi_string(env, L, v[i]);
     lua_rawseti(L, -2, (int)i + 1);
   }
 }
-
 
 static napi_value js_run_args(napi_env env, napi_value *argv, size_t argc);
 

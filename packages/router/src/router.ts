@@ -122,7 +122,7 @@ export class Router implements BackendHooks {
     }
     for (const [key, pool] of this.pools) {
       const addrKey = key.slice(2);
-      if (!live.has(addrKey)) for (const b of [...pool]) if (b.pending === 0) b.close('node left the topology');
+      if (!live.has(addrKey)) for (const b of [...pool]) if (b !== undefined && b.pending === 0) b.close('node left the topology');
     }
     this.drainRetries();
   }

@@ -147,16 +147,21 @@ export class Workload {
   }
 }
 
+/** Consecutive keys unreadable after every try that stop the read-back (the endpoint is gone). */
+const GIVE_UP_AFTER = 64;
+
 /**
- * Reads every written key back (acknowledged or not), `parallel` connections, a few tries per key
- * on errors. Returns, per key, the value found, or an Error when every try failed.
+ * Reads every written key back (acknowledged or not), `parallel` connections, a few tries
+ * per key on errors. Returns, per key, the value found, or an Error when every try failed
+ * (or when the read-back gave up: GIVE_UP_AFTER keys in a row unreadable).
  */
 export async function readBack(clients: ClientFactory, keys: string[], tries = 5, parallel = 16): Promise<Map<string, string | null | Error>> {
   const out = new Map<string, string | null | Error>();
   let i = 0;
+  let failedInRow = 0;
   const worker = async () => {
     const conn = clients.conn();
-    while (i < keys.length) {
+    while (i < keys.length && failedInRow < GIVE_UP_AFTER) {
       const key = keys[i++]!;
       let last: unknown = null;
       for (let t = 0; t < tries; t++) {
@@ -169,10 +174,15 @@ export async function readBack(clients: ClientFactory, keys: string[], tries = 5
           await sleep(100 * (t + 1));
         }
       }
-      if (last !== null) out.set(key, new Error(errorKind(last)));
+      if (last === null) failedInRow = 0;
+      else {
+        failedInRow++;
+        out.set(key, new Error(errorKind(last)));
+      }
     }
     conn.close();
   };
   await Promise.all(Array.from({ length: parallel }, worker));
+  for (const k of keys) if (!out.has(k)) out.set(k, new Error('not read: the read-back gave up'));
   return out;
 }

@@ -8,7 +8,7 @@
  * source primaries stream the keys and commit); both show progress and are safe to
  * re-run after an interruption. `check` reports coverage, primaries, replica links, open
  * migrations and stray keys (a primary's keys in slots its shard does not own, asked
- * on each primary's bus: SlotMigration/StrayKeys); `fix` has the primaries delete
+ * on each primary's bus: SlotMigration/SlotKeys); `fix` has the primaries delete
  * those. `add-node` waits for a started node to register (its
  * own shard, or a replica of the named one) and can rebalance onto it; `remove-node`
  * moves a primary's slots away with the rebalance plan, then drops the node (and its
@@ -190,8 +190,19 @@ async function runMoves(controllers: ControlClients, moves: { slot: number; to: 
     }
     let last = -1;
     let lastChange = Date.now();
+    // Keys the targets received of the round's slots still moving: progress within big slots.
+    let keys = -1;
+    let keysAsked = Date.now();
+    let printed = Date.now();
     for (;;) {
-      const st = await controllers.any<Status>('status', {}, 3000);
+      // No controller answering for a moment (a leader just died, a loaded machine) is
+      // not the end of the move: the nodes go on; asked again until the stall limit.
+      const st = await controllers.any<Status>('status', {}, 3000).catch(() => null);
+      if (st === null) {
+        if (Date.now() - lastChange > STALL_MS) throw new Error(`no controller answered for ${STALL_MS / 1000} s (${done}/${total} slots moved); re-run to continue`);
+        await new Promise((r) => setTimeout(r, 200));
+        continue;
+      }
       const own = owners(st);
       const moved = round.filter((m) => own.get(m.slot) === m.to).length;
       if (moved !== last) {
@@ -199,6 +210,18 @@ async function runMoves(controllers: ControlClients, moves: { slot: number; to: 
         lastChange = Date.now();
       }
       if (moved === round.length) break;
+      if (Date.now() - keysAsked >= 1000) {
+        keysAsked = Date.now();
+        const now = await importedKeys(st, new Set(round.filter((m) => own.get(m.slot) !== m.to).map((m) => m.slot)));
+        if (now !== keys) {
+          if (keys >= 0) lastChange = Date.now();
+          keys = now;
+        }
+        if (keys > 0 && Date.now() - printed >= 2000) {
+          printed = Date.now();
+          process.stdout.write(`  ${done + moved}/${total} slots moved; ${keys} keys of the slots in flight at their targets (${((Date.now() - t0) / 1000).toFixed(1)} s)\n`);
+        }
+      }
       if (Date.now() - lastChange > STALL_MS) throw new Error(`no progress for ${STALL_MS / 1000} s (${done + moved}/${total} slots moved); re-run to continue`);
       await new Promise((r) => setTimeout(r, 100));
     }
@@ -321,31 +344,38 @@ function checkReport(st: Status): string[] {
   return problems;
 }
 
-/** What a primary holds in slots its shard neither owns nor imports (migration.ts strayKeys). */
-interface Stray {
+/** A primary's key counts by slot (migration.ts slotKeys): stray and importing. */
+interface SlotKeys {
   node: ConfigNode;
-  reply: migrationPb.StrayKeysReply | null;
+  reply: migrationPb.SlotKeysReply | null;
   error: string;
 }
 
-/** Asks every healthy primary, on its bus port, for its stray keys (and with `del` to delete them). */
-async function strayKeys(st: Status, del: boolean): Promise<Stray[]> {
+/** Asks every healthy primary, on its bus port, for its key counts (and with `del` to delete its stray keys). */
+async function slotKeys(st: Status, del: boolean): Promise<SlotKeys[]> {
   const primaries = (st.config?.nodes ?? []).filter((n) => n.role === 'primary' && n.health === 'ok');
   return Promise.all(
     primaries.map(
       (node) =>
-        new Promise<Stray>((resolve) => {
+        new Promise<SlotKeys>((resolve) => {
           const a = node.address!;
           const client = new migrationPb.SlotMigrationClient(grpcTarget(a.host, a.busPort > 0 ? a.busPort : a.port + 10000), grpc.credentials.createInsecure(), CHANNEL_OPTIONS);
-          client.strayKeys({ delete: del }, new grpc.Metadata(), { deadline: Date.now() + 5000 }, (e, r) => {
+          client.slotKeys({ deleteStray: del }, new grpc.Metadata(), { deadline: Date.now() + 5000 }, (e, r) => {
             client.close();
             // UNIMPLEMENTED: a node without cluster-enabled serves no slots (nothing stray).
-            if (e?.code === grpc.status.UNIMPLEMENTED) resolve({ node, reply: { epoch: 0, primary: true, slots: [], deleting: 0 }, error: '' });
+            if (e?.code === grpc.status.UNIMPLEMENTED) resolve({ node, reply: { epoch: 0, primary: true, stray: [], importing: [], deleting: 0 }, error: '' });
             else resolve({ node, reply: e ? null : r!, error: e ? e.details || e.message : '' });
           });
         }),
     ),
   );
+}
+
+/** Keys the target primaries received so far of `slots` (a move's progress). */
+async function importedKeys(st: Status, slots: Set<number>): Promise<number> {
+  let n = 0;
+  for (const { reply } of await slotKeys(st, false)) for (const x of reply?.importing ?? []) if (slots.has(x.slot)) n += x.keys;
+  return n;
 }
 
 function slotSample(slots: { slot: number }[]): string {
@@ -358,11 +388,11 @@ function slotSample(slots: { slot: number }[]): string {
  * are waited for a few seconds first: a clean-up in progress is not a problem.
  */
 async function strayProblems(controllers: ControlClients, st: Status): Promise<string[]> {
-  let strays = await strayKeys(st, false);
+  let strays = await slotKeys(st, false);
   const deadline = Date.now() + 5000;
-  while (strays.some((x) => x.reply?.slots.some((sl) => sl.cleaning)) && Date.now() < deadline) {
+  while (strays.some((x) => x.reply?.stray.some((sl) => sl.cleaning)) && Date.now() < deadline) {
     await new Promise((r) => setTimeout(r, 200));
-    strays = await strayKeys(await controllers.any<Status>('status', {}, 3000), false);
+    strays = await slotKeys(await controllers.any<Status>('status', {}, 3000), false);
   }
   const problems: string[] = [];
   for (const { node, reply, error } of strays) {
@@ -371,9 +401,9 @@ async function strayProblems(controllers: ControlClients, st: Status): Promise<s
       problems.push(`cannot ask ${where} for keys of slots it does not serve: ${error}`);
       continue;
     }
-    if (reply.slots.length === 0) continue;
-    const keys = reply.slots.reduce((n, x) => n + x.keys, 0);
-    problems.push(`${where} holds ${keys} keys in ${reply.slots.length} slots its shard does not own (${slotSample(reply.slots)}): left by an interrupted migration or a node that joined with data, unreachable by clients; 'sonic cluster fix' deletes them`);
+    if (reply.stray.length === 0) continue;
+    const keys = reply.stray.reduce((n, x) => n + x.keys, 0);
+    problems.push(`${where} holds ${keys} keys in ${reply.stray.length} slots its shard does not own (${slotSample(reply.stray)}): left by an interrupted migration or a node that joined with data, unreachable by clients; 'sonic cluster fix' deletes them`);
   }
   return problems;
 }
@@ -383,20 +413,20 @@ async function fix(controllers: ControlClients): Promise<number> {
   const st = await controllers.any<Status>('status', {}, 3000);
   const open = st.config?.migrations.length ?? 0;
   if (open > 0) process.stdout.write(`note: ${open} slot migrations are open; the slots they move are left alone (re-run the reshard or rebalance to finish them)\n`);
-  const asked = await strayKeys(st, true);
+  const asked = await slotKeys(st, true);
   let total = 0;
   for (const { node, reply, error } of asked) {
     if (reply === null) process.stdout.write(`[ERR] ${node.id}: ${error}\n`);
-    else if (reply.slots.length > 0) {
-      const keys = reply.slots.reduce((n, x) => n + x.keys, 0);
+    else if (reply.stray.length > 0) {
+      const keys = reply.stray.reduce((n, x) => n + x.keys, 0);
       total += keys;
-      process.stdout.write(`${node.id} (${node.shard}): deleting ${keys} keys in ${reply.slots.length} slots it does not serve (${slotSample(reply.slots)})\n`);
+      process.stdout.write(`${node.id} (${node.shard}): deleting ${keys} keys in ${reply.stray.length} slots it does not serve (${slotSample(reply.stray)})\n`);
     }
   }
   if (total === 0) process.stdout.write('no stray keys\n');
   const t0 = Date.now();
   for (;;) {
-    const left = (await strayKeys(await controllers.any<Status>('status', {}, 3000), false)).reduce((n, x) => n + (x.reply?.slots.reduce((k, sl) => k + sl.keys, 0) ?? 0), 0);
+    const left = (await slotKeys(await controllers.any<Status>('status', {}, 3000), false)).reduce((n, x) => n + (x.reply?.stray.reduce((k, sl) => k + sl.keys, 0) ?? 0), 0);
     if (left === 0) break;
     if (Date.now() - t0 > STALL_MS) throw new Error(`${left} stray keys left after ${STALL_MS / 1000} s; re-run`);
     process.stdout.write(`${left} stray keys left\n`);

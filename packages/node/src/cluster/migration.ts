@@ -117,8 +117,8 @@ export class SlotMigrator {
   attach(bus: BusServer): void {
     bus.addService(migrationPb.SlotMigrationService as unknown as grpc.ServiceDefinition, {
       migrate: (call: grpc.ServerDuplexStream<migrationPb.MigrationMessage, migrationPb.MigrationReply>) => this.accept(call),
-      strayKeys: (call: grpc.ServerUnaryCall<migrationPb.StrayKeysRequest, migrationPb.StrayKeysReply>, cb: grpc.sendUnaryData<migrationPb.StrayKeysReply>) =>
-        cb(null, this.strayKeys(call.request.delete)),
+      slotKeys: (call: grpc.ServerUnaryCall<migrationPb.SlotKeysRequest, migrationPb.SlotKeysReply>, cb: grpc.sendUnaryData<migrationPb.SlotKeysReply>) =>
+        cb(null, this.slotKeys(call.request.deleteStray)),
     });
   }
 
@@ -498,33 +498,34 @@ export class SlotMigrator {
   }
 
   /**
-   * Keys held in slots this node's shard neither owns nor imports, by the configuration
-   * it holds: nothing routes clients to them (MOVED). A crash between a commit and the
-   * source's clean-up leaves them (`sonic cluster check` lists them); with `del`, a
-   * primary deletes them as it deletes a moved slot (`sonic cluster fix`).
+   * Key counts for `sonic cluster` (SlotMigration/SlotKeys). Stray: keys held in slots
+   * this node's shard neither owns nor imports, by the configuration it holds; nothing
+   * routes clients to them (MOVED). A crash between a commit and the source's clean-up
+   * leaves them (`check` lists them); with `del`, a primary deletes them as it deletes a
+   * moved slot (`fix`). Importing: keys received so far of the slots coming in.
    */
-  strayKeys(del: boolean): migrationPb.StrayKeysReply {
+  slotKeys(del: boolean): migrationPb.SlotKeysReply {
     const t = this.topology;
     const index = this.server.keyspace.dbs[0]!.slots;
-    const slots: migrationPb.StraySlot[] = [];
-    let deleting = 0;
-    if (t === null || t.epoch === 0 || index === null || index === undefined) return { epoch: t?.epoch ?? 0, primary: false, slots, deleting };
+    const out: migrationPb.SlotKeysReply = { epoch: t?.epoch ?? 0, primary: t?.amPrimary ?? false, stray: [], importing: [], deleting: 0 };
+    if (t === null || t.epoch === 0 || index === null || index === undefined) return out;
+    for (const slot of t.importing.keys()) out.importing.push({ slot, keys: index.count(slot), cleaning: false });
     const queued = new Set(this.toDelete);
     for (let slot = 0; slot < SLOTS; slot++) {
       const keys = index.count(slot);
       if (keys === 0 || t.mine(slot) || t.importing.has(slot)) continue;
       const cleaning = queued.has(slot) && t.amPrimary;
-      slots.push({ slot, keys, cleaning });
+      out.stray.push({ slot, keys, cleaning });
       if (del && t.amPrimary && !cleaning) {
         this.toDelete.push(slot);
-        deleting += keys;
+        out.deleting += keys;
       }
     }
-    if (deleting > 0) {
-      this.log.warn({ slots: slots.length, keys: deleting }, 'migration: deleting keys of slots this shard does not serve (sonic cluster fix)');
+    if (out.deleting > 0) {
+      this.log.warn({ slots: out.stray.length, keys: out.deleting }, 'migration: deleting keys of slots this shard does not serve (sonic cluster fix)');
       this.scheduleDelete();
     }
-    return { epoch: t.epoch, primary: t.amPrimary, slots, deleting };
+    return out;
   }
 
   // ------------------------------------------------------------------ target

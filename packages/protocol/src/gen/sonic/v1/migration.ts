@@ -40,25 +40,26 @@ export const protobufFileName = "sonic/v1/migration.proto";
  * the new owner.
  */
 
-export interface StrayKeysRequest {
-  /** Delete them (on a primary) instead of only counting. */
-  delete: boolean;
+export interface SlotKeysRequest {
+  /** Delete the stray keys (on a primary) instead of only counting them. */
+  deleteStray: boolean;
 }
 
-export interface StraySlot {
+export interface SlotKeyCount {
   slot: number;
   keys: number;
-  /** Already being deleted (a slot that just moved away, or an earlier fix). */
+  /** A stray slot already being deleted (one that just moved away, or an earlier fix). */
   cleaning: boolean;
 }
 
-export interface StrayKeysReply {
+export interface SlotKeysReply {
   /** The configuration epoch the node judged by. */
   epoch: number;
   primary: boolean;
-  slots: StraySlot[];
-  /** With delete: keys queued for deletion (they go in batches between client work). */
+  stray: SlotKeyCount[];
+  /** With delete_stray: keys queued for deletion (they go in batches between client work). */
   deleting: number;
+  importing: SlotKeyCount[];
 }
 
 export interface MigrationKey {
@@ -128,19 +129,19 @@ export interface MigrationRefused {
   reason: string;
 }
 
-function createBaseStrayKeysRequest(): StrayKeysRequest {
-  return { delete: false };
+function createBaseSlotKeysRequest(): SlotKeysRequest {
+  return { deleteStray: false };
 }
 
-export const StrayKeysRequest: MessageFns<StrayKeysRequest> = {
-  encode(message: StrayKeysRequest, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
-    if (message.delete !== false) {
-      writer.uint32(8).bool(message.delete);
+export const SlotKeysRequest: MessageFns<SlotKeysRequest> = {
+  encode(message: SlotKeysRequest, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    if (message.deleteStray !== false) {
+      writer.uint32(8).bool(message.deleteStray);
     }
     return writer;
   },
 
-  decode(input: BinaryReader | Uint8Array, length?: number): StrayKeysRequest {
+  decode(input: BinaryReader | Uint8Array, length?: number): SlotKeysRequest {
     const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
     const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
     if (previousRecursionDepth >= 100) {
@@ -149,7 +150,7 @@ export const StrayKeysRequest: MessageFns<StrayKeysRequest> = {
     (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
     try {
       const end = length === undefined ? reader.len : reader.pos + length;
-      const message = createBaseStrayKeysRequest();
+      const message = createBaseSlotKeysRequest();
       while (reader.pos < end) {
         const tag = reader.uint32();
         switch (tag >>> 3) {
@@ -158,7 +159,7 @@ export const StrayKeysRequest: MessageFns<StrayKeysRequest> = {
               break;
             }
 
-            message.delete = reader.bool();
+            message.deleteStray = reader.bool();
             continue;
           }
         }
@@ -173,34 +174,40 @@ export const StrayKeysRequest: MessageFns<StrayKeysRequest> = {
     }
   },
 
-  fromJSON(object: any): StrayKeysRequest {
-    return { delete: isSet(object.delete) ? globalThis.Boolean(object.delete) : false };
+  fromJSON(object: any): SlotKeysRequest {
+    return {
+      deleteStray: isSet(object.deleteStray)
+        ? globalThis.Boolean(object.deleteStray)
+        : isSet(object.delete_stray)
+        ? globalThis.Boolean(object.delete_stray)
+        : false,
+    };
   },
 
-  toJSON(message: StrayKeysRequest): unknown {
+  toJSON(message: SlotKeysRequest): unknown {
     const obj: any = {};
-    if (message.delete !== false) {
-      obj.delete = message.delete;
+    if (message.deleteStray !== false) {
+      obj.deleteStray = message.deleteStray;
     }
     return obj;
   },
 
-  create<I extends Exact<DeepPartial<StrayKeysRequest>, I>>(base?: I): StrayKeysRequest {
-    return StrayKeysRequest.fromPartial(base ?? ({} as any));
+  create<I extends Exact<DeepPartial<SlotKeysRequest>, I>>(base?: I): SlotKeysRequest {
+    return SlotKeysRequest.fromPartial(base ?? ({} as any));
   },
-  fromPartial<I extends Exact<DeepPartial<StrayKeysRequest>, I>>(object: I): StrayKeysRequest {
-    const message = createBaseStrayKeysRequest();
-    message.delete = object.delete ?? false;
+  fromPartial<I extends Exact<DeepPartial<SlotKeysRequest>, I>>(object: I): SlotKeysRequest {
+    const message = createBaseSlotKeysRequest();
+    message.deleteStray = object.deleteStray ?? false;
     return message;
   },
 };
 
-function createBaseStraySlot(): StraySlot {
+function createBaseSlotKeyCount(): SlotKeyCount {
   return { slot: 0, keys: 0, cleaning: false };
 }
 
-export const StraySlot: MessageFns<StraySlot> = {
-  encode(message: StraySlot, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+export const SlotKeyCount: MessageFns<SlotKeyCount> = {
+  encode(message: SlotKeyCount, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
     if (message.slot !== 0) {
       writer.uint32(8).uint32(message.slot);
     }
@@ -213,7 +220,7 @@ export const StraySlot: MessageFns<StraySlot> = {
     return writer;
   },
 
-  decode(input: BinaryReader | Uint8Array, length?: number): StraySlot {
+  decode(input: BinaryReader | Uint8Array, length?: number): SlotKeyCount {
     const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
     const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
     if (previousRecursionDepth >= 100) {
@@ -222,7 +229,7 @@ export const StraySlot: MessageFns<StraySlot> = {
     (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
     try {
       const end = length === undefined ? reader.len : reader.pos + length;
-      const message = createBaseStraySlot();
+      const message = createBaseSlotKeyCount();
       while (reader.pos < end) {
         const tag = reader.uint32();
         switch (tag >>> 3) {
@@ -262,7 +269,7 @@ export const StraySlot: MessageFns<StraySlot> = {
     }
   },
 
-  fromJSON(object: any): StraySlot {
+  fromJSON(object: any): SlotKeyCount {
     return {
       slot: isSet(object.slot) ? globalThis.Number(object.slot) : 0,
       keys: isSet(object.keys) ? globalThis.Number(object.keys) : 0,
@@ -270,7 +277,7 @@ export const StraySlot: MessageFns<StraySlot> = {
     };
   },
 
-  toJSON(message: StraySlot): unknown {
+  toJSON(message: SlotKeyCount): unknown {
     const obj: any = {};
     if (message.slot !== 0) {
       obj.slot = Math.round(message.slot);
@@ -284,11 +291,11 @@ export const StraySlot: MessageFns<StraySlot> = {
     return obj;
   },
 
-  create<I extends Exact<DeepPartial<StraySlot>, I>>(base?: I): StraySlot {
-    return StraySlot.fromPartial(base ?? ({} as any));
+  create<I extends Exact<DeepPartial<SlotKeyCount>, I>>(base?: I): SlotKeyCount {
+    return SlotKeyCount.fromPartial(base ?? ({} as any));
   },
-  fromPartial<I extends Exact<DeepPartial<StraySlot>, I>>(object: I): StraySlot {
-    const message = createBaseStraySlot();
+  fromPartial<I extends Exact<DeepPartial<SlotKeyCount>, I>>(object: I): SlotKeyCount {
+    const message = createBaseSlotKeyCount();
     message.slot = object.slot ?? 0;
     message.keys = object.keys ?? 0;
     message.cleaning = object.cleaning ?? false;
@@ -296,28 +303,31 @@ export const StraySlot: MessageFns<StraySlot> = {
   },
 };
 
-function createBaseStrayKeysReply(): StrayKeysReply {
-  return { epoch: 0, primary: false, slots: [], deleting: 0 };
+function createBaseSlotKeysReply(): SlotKeysReply {
+  return { epoch: 0, primary: false, stray: [], deleting: 0, importing: [] };
 }
 
-export const StrayKeysReply: MessageFns<StrayKeysReply> = {
-  encode(message: StrayKeysReply, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+export const SlotKeysReply: MessageFns<SlotKeysReply> = {
+  encode(message: SlotKeysReply, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
     if (message.epoch !== 0) {
       writer.uint32(8).uint64(message.epoch);
     }
     if (message.primary !== false) {
       writer.uint32(16).bool(message.primary);
     }
-    for (const v of message.slots) {
-      StraySlot.encode(v!, writer.uint32(26).fork()).join();
+    for (const v of message.stray) {
+      SlotKeyCount.encode(v!, writer.uint32(26).fork()).join();
     }
     if (message.deleting !== 0) {
       writer.uint32(32).uint64(message.deleting);
     }
+    for (const v of message.importing) {
+      SlotKeyCount.encode(v!, writer.uint32(42).fork()).join();
+    }
     return writer;
   },
 
-  decode(input: BinaryReader | Uint8Array, length?: number): StrayKeysReply {
+  decode(input: BinaryReader | Uint8Array, length?: number): SlotKeysReply {
     const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
     const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
     if (previousRecursionDepth >= 100) {
@@ -326,7 +336,7 @@ export const StrayKeysReply: MessageFns<StrayKeysReply> = {
     (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
     try {
       const end = length === undefined ? reader.len : reader.pos + length;
-      const message = createBaseStrayKeysReply();
+      const message = createBaseSlotKeysReply();
       while (reader.pos < end) {
         const tag = reader.uint32();
         switch (tag >>> 3) {
@@ -351,7 +361,7 @@ export const StrayKeysReply: MessageFns<StrayKeysReply> = {
               break;
             }
 
-            message.slots.push(StraySlot.decode(reader, reader.uint32()));
+            message.stray.push(SlotKeyCount.decode(reader, reader.uint32()));
             continue;
           }
           case 4: {
@@ -360,6 +370,14 @@ export const StrayKeysReply: MessageFns<StrayKeysReply> = {
             }
 
             message.deleting = longToNumber(reader.uint64());
+            continue;
+          }
+          case 5: {
+            if (tag !== 42) {
+              break;
+            }
+
+            message.importing.push(SlotKeyCount.decode(reader, reader.uint32()));
             continue;
           }
         }
@@ -374,16 +392,19 @@ export const StrayKeysReply: MessageFns<StrayKeysReply> = {
     }
   },
 
-  fromJSON(object: any): StrayKeysReply {
+  fromJSON(object: any): SlotKeysReply {
     return {
       epoch: isSet(object.epoch) ? globalThis.Number(object.epoch) : 0,
       primary: isSet(object.primary) ? globalThis.Boolean(object.primary) : false,
-      slots: globalThis.Array.isArray(object?.slots) ? object.slots.map((e: any) => StraySlot.fromJSON(e)) : [],
+      stray: globalThis.Array.isArray(object?.stray) ? object.stray.map((e: any) => SlotKeyCount.fromJSON(e)) : [],
       deleting: isSet(object.deleting) ? globalThis.Number(object.deleting) : 0,
+      importing: globalThis.Array.isArray(object?.importing)
+        ? object.importing.map((e: any) => SlotKeyCount.fromJSON(e))
+        : [],
     };
   },
 
-  toJSON(message: StrayKeysReply): unknown {
+  toJSON(message: SlotKeysReply): unknown {
     const obj: any = {};
     if (message.epoch !== 0) {
       obj.epoch = Math.round(message.epoch);
@@ -391,24 +412,28 @@ export const StrayKeysReply: MessageFns<StrayKeysReply> = {
     if (message.primary !== false) {
       obj.primary = message.primary;
     }
-    if (message.slots?.length) {
-      obj.slots = message.slots.map((e) => StraySlot.toJSON(e));
+    if (message.stray?.length) {
+      obj.stray = message.stray.map((e) => SlotKeyCount.toJSON(e));
     }
     if (message.deleting !== 0) {
       obj.deleting = Math.round(message.deleting);
     }
+    if (message.importing?.length) {
+      obj.importing = message.importing.map((e) => SlotKeyCount.toJSON(e));
+    }
     return obj;
   },
 
-  create<I extends Exact<DeepPartial<StrayKeysReply>, I>>(base?: I): StrayKeysReply {
-    return StrayKeysReply.fromPartial(base ?? ({} as any));
+  create<I extends Exact<DeepPartial<SlotKeysReply>, I>>(base?: I): SlotKeysReply {
+    return SlotKeysReply.fromPartial(base ?? ({} as any));
   },
-  fromPartial<I extends Exact<DeepPartial<StrayKeysReply>, I>>(object: I): StrayKeysReply {
-    const message = createBaseStrayKeysReply();
+  fromPartial<I extends Exact<DeepPartial<SlotKeysReply>, I>>(object: I): SlotKeysReply {
+    const message = createBaseSlotKeysReply();
     message.epoch = object.epoch ?? 0;
     message.primary = object.primary ?? false;
-    message.slots = object.slots?.map((e) => StraySlot.fromPartial(e)) || [];
+    message.stray = object.stray?.map((e) => SlotKeyCount.fromPartial(e)) || [];
     message.deleting = object.deleting ?? 0;
+    message.importing = object.importing?.map((e) => SlotKeyCount.fromPartial(e)) || [];
     return message;
   },
 };
@@ -1413,31 +1438,33 @@ export const SlotMigrationService = {
     responseDeserialize: (value: Buffer): MigrationReply => MigrationReply.decode(value),
   },
   /**
-   * Keys this node holds in slots its shard neither owns nor imports (left by a crash
-   * between a commit and the source's clean-up, or by a node that joined with data);
-   * `sonic cluster check` lists them, `sonic cluster fix` deletes them (primaries only:
-   * the DELs reach their replicas and AOF).
+   * Key counts by slot, for `sonic cluster`: the keys this node holds in slots its shard
+   * neither owns nor imports (stray: left by a crash between a commit and the source's
+   * clean-up, or by a node that joined with data; `check` lists them, `fix` deletes
+   * them, on primaries only: the DELs reach their replicas and AOF), and the keys received
+   * so far of the slots it imports (a move's progress).
    */
-  strayKeys: {
-    path: "/sonic.v1.SlotMigration/StrayKeys" as const,
+  slotKeys: {
+    path: "/sonic.v1.SlotMigration/SlotKeys" as const,
     requestStream: false as const,
     responseStream: false as const,
-    requestSerialize: (value: StrayKeysRequest): Buffer => Buffer.from(StrayKeysRequest.encode(value).finish()),
-    requestDeserialize: (value: Buffer): StrayKeysRequest => StrayKeysRequest.decode(value),
-    responseSerialize: (value: StrayKeysReply): Buffer => Buffer.from(StrayKeysReply.encode(value).finish()),
-    responseDeserialize: (value: Buffer): StrayKeysReply => StrayKeysReply.decode(value),
+    requestSerialize: (value: SlotKeysRequest): Buffer => Buffer.from(SlotKeysRequest.encode(value).finish()),
+    requestDeserialize: (value: Buffer): SlotKeysRequest => SlotKeysRequest.decode(value),
+    responseSerialize: (value: SlotKeysReply): Buffer => Buffer.from(SlotKeysReply.encode(value).finish()),
+    responseDeserialize: (value: Buffer): SlotKeysReply => SlotKeysReply.decode(value),
   },
 } as const;
 
 export interface SlotMigrationServer extends UntypedServiceImplementation {
   migrate: handleBidiStreamingCall<MigrationMessage, MigrationReply>;
   /**
-   * Keys this node holds in slots its shard neither owns nor imports (left by a crash
-   * between a commit and the source's clean-up, or by a node that joined with data);
-   * `sonic cluster check` lists them, `sonic cluster fix` deletes them (primaries only:
-   * the DELs reach their replicas and AOF).
+   * Key counts by slot, for `sonic cluster`: the keys this node holds in slots its shard
+   * neither owns nor imports (stray: left by a crash between a commit and the source's
+   * clean-up, or by a node that joined with data; `check` lists them, `fix` deletes
+   * them, on primaries only: the DELs reach their replicas and AOF), and the keys received
+   * so far of the slots it imports (a move's progress).
    */
-  strayKeys: handleUnaryCall<StrayKeysRequest, StrayKeysReply>;
+  slotKeys: handleUnaryCall<SlotKeysRequest, SlotKeysReply>;
 }
 
 export interface SlotMigrationClient extends Client {
@@ -1445,25 +1472,26 @@ export interface SlotMigrationClient extends Client {
   migrate(options: Partial<CallOptions>): ClientDuplexStream<MigrationMessage, MigrationReply>;
   migrate(metadata: Metadata, options?: Partial<CallOptions>): ClientDuplexStream<MigrationMessage, MigrationReply>;
   /**
-   * Keys this node holds in slots its shard neither owns nor imports (left by a crash
-   * between a commit and the source's clean-up, or by a node that joined with data);
-   * `sonic cluster check` lists them, `sonic cluster fix` deletes them (primaries only:
-   * the DELs reach their replicas and AOF).
+   * Key counts by slot, for `sonic cluster`: the keys this node holds in slots its shard
+   * neither owns nor imports (stray: left by a crash between a commit and the source's
+   * clean-up, or by a node that joined with data; `check` lists them, `fix` deletes
+   * them, on primaries only: the DELs reach their replicas and AOF), and the keys received
+   * so far of the slots it imports (a move's progress).
    */
-  strayKeys(
-    request: StrayKeysRequest,
-    callback: (error: ServiceError | null, response: StrayKeysReply) => void,
+  slotKeys(
+    request: SlotKeysRequest,
+    callback: (error: ServiceError | null, response: SlotKeysReply) => void,
   ): ClientUnaryCall;
-  strayKeys(
-    request: StrayKeysRequest,
+  slotKeys(
+    request: SlotKeysRequest,
     metadata: Metadata,
-    callback: (error: ServiceError | null, response: StrayKeysReply) => void,
+    callback: (error: ServiceError | null, response: SlotKeysReply) => void,
   ): ClientUnaryCall;
-  strayKeys(
-    request: StrayKeysRequest,
+  slotKeys(
+    request: SlotKeysRequest,
     metadata: Metadata,
     options: Partial<CallOptions>,
-    callback: (error: ServiceError | null, response: StrayKeysReply) => void,
+    callback: (error: ServiceError | null, response: SlotKeysReply) => void,
   ): ClientUnaryCall;
 }
 

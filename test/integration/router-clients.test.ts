@@ -13,17 +13,17 @@ import { createClient } from 'redis';
 import { encodeCommand } from '@sonic/protocol';
 import { RawConn, redisCli, startSonic, stopAll, transcript, type Proc } from './harness.js';
 import { stopEverything } from './controller-helpers.js';
-import { slotOf, startSonicCluster, type SonicCluster } from './cluster-helpers.js';
-import { shardIndex, startRouter, stopRouters, type Router } from './router-helpers.js';
+import { slotOf, type SonicCluster } from './cluster-helpers.js';
+import { shardIndex, startCluster, startRouter, stopRouters, type Router } from './router-helpers.js';
 
 let cl: SonicCluster;
 let router: Router;
 let node: Proc;
 
 beforeAll(async () => {
-  [cl, node] = await Promise.all([startSonicCluster(), startSonic()]);
+  [cl, node] = await Promise.all([startCluster(), startSonic()]);
   router = await startRouter(cl);
-}, 60000);
+}, 150000);
 
 afterAll(async () => {
   await stopRouters();

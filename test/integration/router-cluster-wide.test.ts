@@ -13,18 +13,18 @@ import { Redis } from 'ioredis';
 import { createClient } from 'redis';
 import { RawConn, redisCli } from './harness.js';
 import { sleep, stopEverything, waitFor } from './controller-helpers.js';
-import { slotOf, startSonicCluster, type SonicCluster } from './cluster-helpers.js';
-import { routerClient, shardIndex, startRouter, stopRouters, type Router } from './router-helpers.js';
+import { slotOf, type SonicCluster } from './cluster-helpers.js';
+import { routerClient, shardIndex, startCluster, startRouter, stopRouters, type Router } from './router-helpers.js';
 
 let cl: SonicCluster;
 let router: Router;
 let io: Redis;
 
 beforeAll(async () => {
-  cl = await startSonicCluster();
+  cl = await startCluster();
   router = await startRouter(cl);
   io = routerClient(router);
-}, 60000);
+}, 150000);
 
 afterAll(async () => {
   io?.disconnect();

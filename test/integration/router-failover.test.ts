@@ -11,18 +11,18 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { Cluster } from 'ioredis';
 import { kill, status, stopEverything, waitFor } from './controller-helpers.js';
-import { keyInShard, slotOf, startSonicCluster, type SonicCluster } from './cluster-helpers.js';
-import { RouterWorkload, routerClient, shardIndex, startRouter, stopRouters, type Router } from './router-helpers.js';
+import { keyInShard, slotOf, type SonicCluster } from './cluster-helpers.js';
+import { RouterWorkload, routerClient, shardIndex, startCluster, startRouter, stopRouters, type Router } from './router-helpers.js';
 
 let cl: SonicCluster;
 let router: Router;
 
 beforeAll(async () => {
-  cl = await startSonicCluster({ downAfterMs: 500, replicas: [1, 2, 1], args: ['--repl-sync-mode', 'sync', '--repl-sync-timeout', '2000'] });
+  cl = await startCluster({ downAfterMs: 500, replicas: [1, 2, 1], args: ['--repl-sync-mode', 'sync', '--repl-sync-timeout', '2000'] });
   // A generous hold: the test is about what clients see, not about how fast a loaded
   // machine fails over.
   router = await startRouter(cl, ['--retry-timeout', '10000']);
-}, 60000);
+}, 150000);
 
 afterAll(async () => {
   await stopRouters();
@@ -116,5 +116,5 @@ describe('router across a failover', () => {
     } finally {
       direct.disconnect();
     }
-  });
+  }, 120000);
 });

@@ -7,8 +7,8 @@
 import { spawn, type ChildProcess } from 'node:child_process';
 import { Redis, type RedisOptions } from 'ioredis';
 import { SONIC, freePort, waitForPort } from './harness.js';
-import { waitFor } from './controller-helpers.js';
-import { keyInShard, type SonicCluster } from './cluster-helpers.js';
+import { stopEverything, waitFor } from './controller-helpers.js';
+import { keyInShard, startSonicCluster, type SonicCluster, type SonicClusterOptions } from './cluster-helpers.js';
 
 export interface Router {
   port: number;
@@ -20,6 +20,21 @@ export interface Router {
 }
 
 const routers = new Set<Router>();
+
+/**
+ * startSonicCluster, tried a second time from scratch when the first attempt fails: on a
+ * starved 2-CPU machine a node sometimes takes longer than the helpers' 10 s to listen.
+ * Call it first in beforeAll (it stops every process of controller-helpers in between).
+ */
+export async function startCluster(o: SonicClusterOptions = {}): Promise<SonicCluster> {
+  try {
+    return await startSonicCluster(o);
+  } catch (e) {
+    console.warn(`cluster start failed, trying once more: ${(e as Error).message.split('\n')[0]}`);
+    await stopEverything();
+    return startSonicCluster(o);
+  }
+}
 
 function signalGroup(child: ChildProcess, sig: NodeJS.Signals): void {
   try {

@@ -8,16 +8,16 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { Cluster } from 'ioredis';
 import { stopEverything, waitFor } from './controller-helpers.js';
-import { clusterCli, slotCounts, slotOf, startSonicCluster, type SonicCluster } from './cluster-helpers.js';
-import { RouterWorkload, routerClient, startRouter, stopRouters, type Router } from './router-helpers.js';
+import { clusterCli, slotCounts, slotOf, type SonicCluster } from './cluster-helpers.js';
+import { RouterWorkload, routerClient, startCluster, startRouter, stopRouters, type Router } from './router-helpers.js';
 
 let cl: SonicCluster;
 let router: Router;
 
 beforeAll(async () => {
-  cl = await startSonicCluster();
+  cl = await startCluster();
   router = await startRouter(cl, ['--retry-timeout', '10000']);
-}, 60000);
+}, 150000);
 
 afterAll(async () => {
   await stopRouters();

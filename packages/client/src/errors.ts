@@ -17,26 +17,25 @@ export class ReplyError extends SonicClientError {
   }
 }
 
-/** MOVED slot host:port: the slot lives elsewhere for good. */
-export class MovedError extends ReplyError {
-  override name = 'MovedError';
-  constructor(message: string, readonly slot: number, readonly host: string, readonly port: number) {
-    super(message, 'MOVED');
+/** A redirect: the slot and the address it points to. */
+export class RedirectError extends ReplyError {
+  override name = 'RedirectError';
+  constructor(message: string, code: 'MOVED' | 'ASK', readonly slot: number, readonly host: string, readonly port: number) {
+    super(message, code);
   }
   get address(): string {
     return `${this.host}:${this.port}`;
   }
 }
 
+/** MOVED slot host:port: the slot lives elsewhere for good. */
+export class MovedError extends RedirectError {
+  override name = 'MovedError';
+}
+
 /** ASK slot host:port: this one command goes to the target, preceded by ASKING. */
-export class AskError extends ReplyError {
+export class AskError extends RedirectError {
   override name = 'AskError';
-  constructor(message: string, readonly slot: number, readonly host: string, readonly port: number) {
-    super(message, 'ASK');
-  }
-  get address(): string {
-    return `${this.host}:${this.port}`;
-  }
 }
 
 export class TryAgainError extends ReplyError {
@@ -95,7 +94,7 @@ export function toReplyError(e: RespError): ReplyError {
     case 'MOVED':
     case 'ASK': {
       const r = parseRedirect(msg);
-      if (r !== null) return r.kind === 'MOVED' ? new MovedError(msg, r.slot, r.host, r.port) : new AskError(msg, r.slot, r.host, r.port);
+      if (r !== null) return r.kind === 'MOVED' ? new MovedError(msg, 'MOVED', r.slot, r.host, r.port) : new AskError(msg, 'ASK', r.slot, r.host, r.port);
       return new ReplyError(msg, code);
     }
     case 'TRYAGAIN':

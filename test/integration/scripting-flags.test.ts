@@ -77,8 +77,12 @@ async function same(role: 'primary' | 'replica', cmds: string[][]): Promise<stri
   return a;
 }
 
-/** Waits until the replica acknowledged everything the primary wrote. */
+/**
+ * Waits until the replica acknowledged everything the primary wrote: a write on this
+ * connection after the others' (WAIT counts acks of the connection's own last write).
+ */
 async function synced(x: Pair): Promise<void> {
+  await x.p.set('fence', '1');
   expect(await x.p.wait(1, 10000)).toBe(1);
 }
 
@@ -113,15 +117,16 @@ describe('redis.set_repl', () => {
       ev('return redis.set_repl()'),
       ev("return redis.pcall('set', 'sr:x', 1, 'px')"),
     ]);
+    // appendfsync always: the AOF holds a write before its reply goes out.
+    const sa = aofCommands(sonic.primary).slice(before.sonic);
+    const ra = aofCommands(redis.primary).slice(before.redis);
+    expect(sa).toEqual(ra);
+    expect(sa).toEqual(['multi', 'set sr:1 all', 'set sr:3 aof', 'set sr:6 all2', 'exec', 'set sr:8 single', 'multi', 'set sr:9 a', 'set sr:10 b', 'exec']);
     for (const x of [sonic, redis]) await synced(x);
     const onReplica = async (x: Pair) => x.r.mget(...keys, 'sr:7', 'sr:8', 'sr:9', 'sr:10');
     const [sr, rr] = await Promise.all([onReplica(sonic), onReplica(redis)]);
     expect(sr).toEqual(rr);
     expect(sr).toEqual(['all', null, null, 'replica', '1', 'all2', null, 'single', null, null]);
-    const sa = aofCommands(sonic.primary).slice(before.sonic);
-    const ra = aofCommands(redis.primary).slice(before.redis);
-    expect(sa).toEqual(ra);
-    expect(sa).toEqual(['multi', 'set sr:1 all', 'set sr:3 aof', 'set sr:6 all2', 'exec', 'set sr:8 single', 'multi', 'set sr:9 a', 'set sr:10 b', 'exec']);
   });
 });
 
@@ -227,5 +232,28 @@ describe('time inside a script', () => {
       await new Promise((r) => setTimeout(r, 30));
       expect(await x.p.mget('ft:1', 'ft:2')).toEqual([null, null]);
     }
+  });
+});
+
+describe('a stale replica (last: the primaries are stopped)', () => {
+  it('replica-serve-stale-data no: allow-stale scripts run (only stale-allowed commands inside), others answer MASTERDOWN as redis-server', async () => {
+    for (const x of [sonic, redis]) {
+      await x.r.config('SET', 'replica-serve-stale-data', 'no');
+      await x.primary.stop('SIGKILL');
+    }
+    for (const x of [sonic, redis]) {
+      await waitUntil(`${x.name} replica sees its primary down`, async () => /master_link_status:down/.test(await x.r.info('replication')), 20000);
+    }
+    const out = await same('replica', [
+      ev('return 1'),
+      ev('#!lua flags=no-writes\nreturn 1'),
+      ev('#!lua flags=no-writes,allow-stale\nreturn redis.call("get", KEYS[1])', ['fk']),
+      ev('#!lua flags=no-writes,allow-stale\nreturn 7'),
+      ev('#!lua flags=allow-stale\nreturn 1'),
+      ['FCALL', 'fl_ro', '1', 'fk'],
+    ]);
+    expect(out[0]).toContain('MASTERDOWN');
+    expect(out[2]).toContain('ERR Can not execute the command on a stale replica');
+    expect(out[3]).toContain(':7\r\n');
   });
 });

@@ -280,6 +280,8 @@ export class ScriptEngine {
    */
   private verifyCall(run: RunState, spec: CommandSpec, argv: string[]): string | null {
     const server = this.server;
+    // An allow-stale script on a stale replica runs only the commands allowed there.
+    if (!spec.flags.has('stale') && this.stale()) return 'ERR Can not execute the command on a stale replica';
     if (spec.isWrite || spec.flags.has('may_replicate')) {
       if (run.readOnly) return 'ERR Write commands are not allowed from read-only scripts.';
     }
@@ -438,7 +440,7 @@ export class ScriptEngine {
   private prepare(c: Client, flags: number, ro: boolean): string | null {
     const server = this.server;
     const repl = server.replication;
-    const stale = repl !== null && repl.role !== 'master' && repl.link?.state !== 'connected' && !server.config.bool('replica-serve-stale-data');
+    const stale = this.stale();
     if ((flags & ScriptFlag.EvalCompat) !== 0) {
       return stale ? "MASTERDOWN Link with MASTER is down and replica-serve-stale-data is set to 'no'." : null;
     }
@@ -454,6 +456,12 @@ export class ScriptEngine {
       return "OOM allowed memory is exceeded and the script isn't allowed to run with 'allow-oom' flag.";
     }
     return null;
+  }
+
+  /** A replica whose link is down with replica-serve-stale-data no. */
+  private stale(): boolean {
+    const repl = this.server.replication;
+    return repl !== null && repl.role !== 'master' && repl.link?.state !== 'connected' && !this.server.config.bool('replica-serve-stale-data');
   }
 
   /**

@@ -53,7 +53,7 @@ target and workload:
   --rate N               operations per second over all workers, 0 = unlimited [1000]
   --writers N            concurrent writers [4]
   --readers N            concurrent readers (reads of acknowledged keys) [2]
-  --op-timeout MS        a command without reply by then has an unknown outcome [1000]
+  --op-timeout MS        a command without reply by then has an unknown outcome [5000]
   --timeout S            bound on waiting for the failover or the moves [60]
   --json FILE            write the report as JSON
   --check-config         validate the arguments, print ok and exit
@@ -132,7 +132,7 @@ export function parseDrillArgs(args: string[]): DrillOptions {
     rate: 1000,
     writers: 4,
     readers: 2,
-    opTimeoutMs: 1000,
+    opTimeoutMs: 5000,
     timeoutS: 60,
     json: null,
     checkConfig: false,

@@ -19,6 +19,7 @@ import { ControllerTopology, SeedTopology, SlotMap, type NodeAddr, type Topology
 import { Session } from './session.js';
 
 export const WRITE_UNKNOWN = errorReply('ERR write outcome unknown: connection to node lost');
+const WRITE_UNKNOWN_NO_ACK = errorReply('ERR write outcome unknown: no replica acknowledged it in time (it may be lost in a failover)');
 const NOT_SERVED = errorReply('CLUSTERDOWN Hash slot not served');
 const CONN_LOST = errorReply('CLUSTERDOWN connection to the node lost and no new owner within the retry timeout');
 const RETRY_TICK_MS = 50;
@@ -309,8 +310,20 @@ export class Router implements BackendHooks {
   private redirected(req: Request, reply: Buffer, from: Backend): boolean {
     const c1 = reply[1];
     // MOVED, ASK, TRYAGAIN, CLUSTERDOWN, LOADING, MASTERDOWN, READONLY (a deposed primary): nothing was done.
-    if (c1 !== 77 && c1 !== 65 && c1 !== 84 && c1 !== 67 && c1 !== 76 && c1 !== 82) return false;
+    // NOREPLICAS: not enough replicas (nothing done), or none acked in time (outcome unknown).
+    if (c1 !== 77 && c1 !== 65 && c1 !== 84 && c1 !== 67 && c1 !== 76 && c1 !== 82 && c1 !== 78) return false;
     const text = reply.latin1Slice(1, reply.length - 2);
+    if (text.startsWith('NOREPLICAS')) {
+      if (text.startsWith('NOREPLICAS Not enough good replicas')) {
+        void this.refresh();
+        this.retryLater(req, reply);
+        return true;
+      }
+      // repl-sync-mode sync: applied on the primary, no replica acked it: it may be lost in a failover.
+      this.stats.writeUnknown++;
+      this.complete(req, WRITE_UNKNOWN_NO_ACK);
+      return true;
+    }
     if (text.startsWith('MOVED ') || text.startsWith('ASK ')) {
       const r = parseRedirect(text);
       if (r === null) return false;

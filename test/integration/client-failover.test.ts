@@ -10,7 +10,8 @@
 import { afterAll, describe, expect, it } from 'vitest';
 import { WriteOutcomeUnknownError, sharedWatch } from '@sonic/client';
 import { client, closeClients, expectNothingLost } from './client-helpers.js';
-import { kill, status, stopEverything, waitFor } from './controller-helpers.js';
+import { Redis } from 'ioredis';
+import { kill, startClusterNode, status, stopEverything, waitFor } from './controller-helpers.js';
 import { Load, keyInShard, slotOf, startSonicCluster } from './cluster-helpers.js';
 
 afterAll(async () => {
@@ -21,7 +22,19 @@ afterAll(async () => {
 
 describe('client failover', () => {
   it('SIGKILL of a primary: nothing acknowledged lost, only unknown-outcome errors, one topology update per change, pub/sub resumes', async () => {
-    const cl = await startSonicCluster({ downAfterMs: 500, replicas: [1, 2, 1], args: ['--repl-sync-mode', 'sync', '--repl-sync-timeout', '2000'] });
+    // Replicas join one at a time (four node processes starting at once outlast the start
+    // timeout on a starved machine); sync mode is switched on once every shard has one.
+    const cl = await startSonicCluster({ downAfterMs: 500, replicas: 0 });
+    const sync = ['--repl-sync-mode', 'sync', '--repl-sync-timeout', '2000'];
+    for (const [i, id] of [[0, 'r1a'], [1, 'r2a'], [1, 'r2b'], [2, 'r3a']] as const) {
+      cl.replicas[i]!.push(await startClusterNode({ id, controllers: cl.g.list(), replicaOf: cl.primaries[i]!, args: ['--cluster-enabled', 'yes', '--cluster-node-timeout', '3000', ...sync] }));
+    }
+    await waitFor('replicas joined', async () => (await status(cl.g))?.config.shards.every((sh) => sh.replicas.length === (sh.id === 'shard-2' ? 2 : 1)), 20000);
+    for (const p of cl.primaries) {
+      const r = new Redis({ host: p.host, port: p.port });
+      await r.config('SET', 'repl-sync-mode', 'sync', 'repl-sync-timeout', '2000');
+      r.disconnect();
+    }
     const connErrors: Error[] = [];
     const a = client({ retryTimeoutMs: 15000, controllers: cl.g.list() }, connErrors);
     const b = client({ retryTimeoutMs: 15000, controllers: cl.g.list(), readFrom: 'prefer-replicas' }, connErrors);

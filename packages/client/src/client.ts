@@ -103,7 +103,6 @@ export class Client extends CommandMethods {
   /** Commands waiting for a retry timer. */
   private retrying = 0;
   private refreshing: Promise<void> | null = null;
-  private refreshAgain = false;
   private lastRefresh = 0;
   private closed = false;
   private isReady = false;
@@ -543,10 +542,7 @@ export class Client extends CommandMethods {
 
   /** Fetches the topology from the nodes; concurrent callers share one fetch. */
   refresh(): Promise<void> {
-    if (this.refreshing !== null) {
-      this.refreshAgain = false;
-      return this.refreshing;
-    }
+    if (this.refreshing !== null) return this.refreshing;
     this.refreshing = this.fetchTopology().finally(() => {
       this.refreshing = null;
       this.lastRefresh = Date.now();

@@ -360,7 +360,7 @@ async function slotKeys(st: Status, del: boolean): Promise<SlotKeys[]> {
         new Promise<SlotKeys>((resolve) => {
           const a = node.address!;
           const client = new migrationPb.SlotMigrationClient(grpcTarget(a.host, a.busPort > 0 ? a.busPort : a.port + 10000), grpc.credentials.createInsecure(), CHANNEL_OPTIONS);
-          client.slotKeys({ deleteStray: del }, new grpc.Metadata(), { deadline: Date.now() + 5000 }, (e, r) => {
+          client.slotKeys({ deleteStray: del }, new grpc.Metadata(), { deadline: Date.now() + 3000 }, (e, r) => {
             client.close();
             // UNIMPLEMENTED: a node without cluster-enabled serves no slots (nothing stray).
             if (e?.code === grpc.status.UNIMPLEMENTED) resolve({ node, reply: { epoch: 0, primary: true, stray: [], importing: [], deleting: 0 }, error: '' });
@@ -385,11 +385,11 @@ function slotSample(slots: { slot: number }[]): string {
 
 /**
  * Stray keys as problems. Slots a primary is already deleting (one that just moved away)
- * are waited for a few seconds first: a clean-up in progress is not a problem.
+ * are waited for up to 3 s first: a clean-up in progress is not a problem.
  */
 async function strayProblems(controllers: ControlClients, st: Status): Promise<string[]> {
   let strays = await slotKeys(st, false);
-  const deadline = Date.now() + 5000;
+  const deadline = Date.now() + 3000;
   while (strays.some((x) => x.reply?.stray.some((sl) => sl.cleaning)) && Date.now() < deadline) {
     await new Promise((r) => setTimeout(r, 200));
     strays = await slotKeys(await controllers.any<Status>('status', {}, 3000), false);

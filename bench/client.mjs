@@ -146,13 +146,14 @@ async function main() {
   const N = 50;
   const pushed = Array.from({ length: N }, () => new Client({ controllers: cl.ctl }));
   const seeded = Array.from({ length: N }, () => new Client({ nodes: cl.seeds.map((s) => `${s.host}:${s.port}`) }));
-  const ios = Array.from({ length: N }, () => new Cluster(cl.seeds, { enableAutoPipelining: true, redisOptions: { maxRetriesPerRequest: 5 } }));
+  // Generous timeouts: 150 clients starting at once on a busy machine.
+  const ios = Array.from({ length: N }, () => new Cluster(cl.seeds, { enableAutoPipelining: true, slotsRefreshTimeout: 5000, clusterRetryStrategy: () => 300, redisOptions: { maxRetriesPerRequest: 5, connectTimeout: 10000 } }));
   let ioRefresh = 0;
   let pushedTopo = 0;
   for (const c of [...pushed, ...seeded]) c.on('error', () => {});
   for (const c of ios) { c.on('error', () => {}); c.on('refresh', () => ioRefresh++); }
   await Promise.all([...pushed, ...seeded].map((c) => c.ready()));
-  await Promise.all(ios.map((c) => c.set('warm', '1')));
+  await Promise.all(ios.map((c) => until('ioredis client ready', async () => (await c.set('warm', '1')) === 'OK')));
   const watch = sharedWatch(cl.ctl);
   for (const c of pushed) c.on('topology', () => pushedTopo++);
   const seededBase = seeded.reduce((n, c) => n + c.refreshes, 0);
@@ -165,7 +166,7 @@ async function main() {
   const kinds = { pushed: {}, seeded: {}, ioredis: {} };
   const loop = (c, kind) => (async () => {
     for (let i = 0; running; i++) {
-      try { await c.set(`fo:${kind}:${Math.floor(Math.random() * 1e6)}`, 'x'); } catch (e) { errors[kind]++; kinds[kind][e.name] = (kinds[kind][e.name] ?? 0) + 1; }
+      try { await c.set(`fo:${kind}:${Math.floor(Math.random() * 1e6)}`, 'x'); } catch (e) { errors[kind]++; kinds[kind][e.name] = (kinds[kind][e.name] ?? 0) + 1; if (process.env.DEBUG_ERRORS) console.log(kind, e.message); }
       await sleep(20);
     }
   })();

@@ -40,12 +40,19 @@ export interface DrillReport {
   newPrimary: string | null;
   epochBefore: number;
   epochAfter: number;
-  /** Longest gap between acknowledged writes to the affected keys around the event (shard's slots or moved slots). */
+  /**
+   * The write-unavailability window: the longest time during which writes sent to the
+   * affected slots (the shard's, or the moved ones) all failed, from the probes (writes
+   * sent on a timer, each on its own connection): the longest gap between the send times
+   * of consecutive acknowledged probes around the event. Without probes, `ackGapMs`.
+   */
   unavailableMs: number | null;
-  /** The same measure before the event (t0 to the event): how sparse the acknowledgements to those slots are anyway. */
+  /** The same measure before the event: the probes' own spacing. */
   baselineGapMs: number | null;
+  /** What the workers saw: the longest gap between their acknowledged writes to the affected slots around the event (it includes waiting out their op timeout on a silent node). */
+  ackGapMs: number | null;
   /** The same over all keys. */
-  unavailableAllKeysMs: number | null;
+  ackGapAllKeysMs: number | null;
   writes: { attempted: number; acknowledged: number; refused: number; unknown: number; unknownApplied: number; errors: Record<string, number> };
   reads: { ok: number; failed: number; missing: number; errors: Record<string, number> };
   lost: { count: number; sample: string[] };
@@ -136,10 +143,13 @@ export function buildReport(i: ReportInput): DrillReport {
     return !(v instanceof Error) && v !== w.value;
   });
   const unreadable = acked.filter((w) => i.found.get(w.key) instanceof Error).length;
-  const ackTimes = acked.map((w) => w.end).sort((a, b) => a - b);
-  const affected = acked.filter((w) => i.slots.has(keyHashSlot(w.key))).map((w) => w.end).sort((a, b) => a - b);
+  const workers = acked.filter((w) => !w.probe);
+  const ackTimes = workers.map((w) => w.end).sort((a, b) => a - b);
+  const affected = workers.filter((w) => i.slots.has(keyHashSlot(w.key))).map((w) => w.end).sort((a, b) => a - b);
+  const probes = acked.filter((w) => w.probe).map((w) => w.start).sort((a, b) => a - b);
   const gapAll = ackTimes.length > 0 ? longestGap(ackTimes, i.eventAt, i.eventEnd, i.t0, i.end) : null;
   const gapAffected = affected.length > 0 ? longestGap(affected, i.eventAt, i.eventEnd, i.t0, i.end) : gapAll;
+  const withProbes = i.writes.some((w) => w.probe);
   const rel = (t: number | null) => (t === null ? null : t - i.t0);
   const lostCount = lost.length;
   return {
@@ -147,9 +157,10 @@ export function buildReport(i: ReportInput): DrillReport {
     timeline: { eventAt: i.eventAt - i.t0, eventEnd: i.eventEnd - i.t0, detectedAt: rel(i.detectedAt), newPrimaryAt: rel(i.newPrimaryAt), healedAt: rel(i.healedAt), restartedAt: rel(i.restartedAt), end: i.end - i.t0 },
     detectionMs: i.detectedAt === null ? null : i.detectedAt - i.eventAt,
     failoverMs: i.newPrimaryAt === null ? null : i.newPrimaryAt - i.eventAt,
-    unavailableMs: gapAffected,
-    baselineGapMs: gapBetween(affected, i.t0, i.eventAt),
-    unavailableAllKeysMs: gapAll,
+    unavailableMs: withProbes ? (probes.length > 0 ? longestGap(probes, i.eventAt, i.eventEnd, i.t0, i.end) : i.end - i.t0) : gapAffected,
+    baselineGapMs: withProbes ? gapBetween(probes, i.t0, i.eventAt) : gapBetween(affected, i.t0, i.eventAt),
+    ackGapMs: gapAffected,
+    ackGapAllKeysMs: gapAll,
     writes: {
       attempted: i.writes.length,
       acknowledged: acked.length,
@@ -189,7 +200,8 @@ export function formatReport(r: DrillReport): string {
   } else {
     lines.push(`  moved           ${r.target.slots} slots ${r.target.from ? `${r.target.from} -> ${r.target.to}` : '(rebalance)'} in ${sec(r.timeline.eventEnd - r.timeline.eventAt)} (epoch ${r.epochBefore} -> ${r.epochAfter})`);
   }
-  lines.push(`  unavailability  ${sec(r.unavailableMs)} longest gap between acknowledged writes to the affected slots (${sec(r.unavailableAllKeysMs)} over all keys; ${sec(r.baselineGapMs)} before the event)`);
+  lines.push(`  unavailability  ${sec(r.unavailableMs)} longest time new writes to the affected slots failed (${sec(r.baselineGapMs)} before the event)`);
+  lines.push(`  worker gap      ${sec(r.ackGapMs)} longest gap between the workers' acknowledged writes to those slots (${sec(r.ackGapAllKeysMs)} over all keys)`);
   const w = r.writes;
   lines.push(`  writes          ${w.attempted} sent, ${w.acknowledged} acknowledged, ${w.refused} refused, ${w.unknown} unknown outcome (${w.unknownApplied} of them applied)`);
   lines.push(`  write errors    ${kinds(w.errors)}`);

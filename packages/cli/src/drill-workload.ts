@@ -5,6 +5,7 @@
  * is not retried (a retry would blur its outcome) and the writer goes on with the next
  * number after a short pause. `rate` bounds the operations per second of all workers.
  */
+import { keyHashSlot } from '@sonic/protocol';
 import { errorKind, isRefusal, type ClientFactory, type DrillConn } from './drill-client.js';
 
 export type Outcome = 'ok' | 'refused' | 'unknown';
@@ -17,6 +18,8 @@ export interface WriteRecord {
   end: number;
   outcome: Outcome;
   kind?: string;
+  /** A probe write (to the affected slots, on a timer, not waiting for earlier ones). */
+  probe?: true;
 }
 
 export interface ReadRecord {
@@ -30,11 +33,16 @@ export interface ReadRecord {
 
 export interface WorkloadOptions {
   run: string;
+  /** Probe writes: one every `everyMs` to a key of `slots`, each on its own connection. */
+  probe?: { slots: Set<number>; everyMs: number };
   writers: number;
   readers: number;
   /** Operations per second over all workers; 0 = as fast as they go. */
   rate: number;
 }
+
+/** Probes in flight at most (a probe that would exceed it is skipped). */
+const MAX_PROBES = 64;
 
 /** Pause after a failed operation, so a down endpoint is not hammered. */
 const ERROR_PAUSE_MS = 20;
@@ -65,6 +73,52 @@ export class Workload {
     const interval = this.o.rate > 0 ? (1000 * workers) / this.o.rate : 0;
     for (let w = 0; w < this.o.writers; w++) this.loops.push(this.loop(interval, () => this.write(this.conn())));
     for (let r = 0; r < this.o.readers; r++) this.loops.push(this.loop(interval, () => this.read(this.conn())));
+    if (this.o.probe) this.loops.push(this.probes(this.o.probe.slots, this.o.probe.everyMs));
+  }
+
+  /**
+   * Writes to the affected slots on a timer, whether or not earlier ones answered: when
+   * every worker is stuck on a write to a silent node, the probes still tell when a new
+   * write would have succeeded (the write-unavailability window).
+   */
+  private async probes(slots: Set<number>, everyMs: number): Promise<void> {
+    let n = 0;
+    let inFlight = 0;
+    const pending = new Set<Promise<void>>();
+    const nextKey = () => {
+      for (let tries = 0; tries < 1_000_000; tries++) {
+        const key = `drill:${this.o.run}:p${n++}`;
+        if (slots.has(keyHashSlot(key))) return key;
+      }
+      return null;
+    };
+    while (this.running) {
+      const key = inFlight < MAX_PROBES ? nextKey() : null;
+      if (key !== null) {
+        inFlight++;
+        const c = this.clients.conn();
+        const rec: WriteRecord = { n: -1, key, value: `${this.o.run}:${key}`, start: Date.now(), end: 0, outcome: 'ok', probe: true };
+        const p = c
+          .set(rec.key, rec.value)
+          .then(
+            () => void this.acked.push(rec),
+            (e: unknown) => {
+              rec.kind = errorKind(e);
+              rec.outcome = isRefusal(e) ? 'refused' : 'unknown';
+            },
+          )
+          .finally(() => {
+            rec.end = Date.now();
+            this.writes.push(rec);
+            c.close();
+            inFlight--;
+            pending.delete(p);
+          });
+        pending.add(p);
+      }
+      await sleep(everyMs);
+    }
+    await Promise.all(pending);
   }
 
   private conn(): DrillConn {

@@ -54,6 +54,10 @@ target and workload:
   --writers N            concurrent writers [4]
   --readers N            concurrent readers (reads of acknowledged keys) [2]
   --op-timeout MS        a command without reply by then has an unknown outcome [5000]
+  --probe-interval MS    also write to the affected slots every MS on a fresh connection,
+                         not waiting for earlier probes: the unavailability window is
+                         the longest time new writes failed (0: off, then it is the gap
+                         between the workers' acknowledged writes) [50]
   --timeout S            bound on waiting for the failover or the moves [60]
   --json FILE            write the report as JSON
   --check-config         validate the arguments, print ok and exit
@@ -86,6 +90,7 @@ export interface DrillOptions {
   writers: number;
   readers: number;
   opTimeoutMs: number;
+  probeMs: number;
   timeoutS: number;
   json: string | null;
   checkConfig: boolean;
@@ -133,6 +138,7 @@ export function parseDrillArgs(args: string[]): DrillOptions {
     writers: 4,
     readers: 2,
     opTimeoutMs: 5000,
+    probeMs: 50,
     timeoutS: 60,
     json: null,
     checkConfig: false,
@@ -188,6 +194,7 @@ export function parseDrillArgs(args: string[]): DrillOptions {
       case '--writers': o.writers = num(v, a, 1); break;
       case '--readers': o.readers = num(v, a, 0); break;
       case '--op-timeout': o.opTimeoutMs = num(v, a, 10); break;
+      case '--probe-interval': o.probeMs = num(v, a, 0); break;
       case '--timeout': o.timeoutS = num(v, a, 1); break;
       case '--json': o.json = v; break;
       default: throw new UsageError(`unknown option '${a}' (see sonic drill --help)`);
@@ -243,17 +250,24 @@ interface EventResult {
 }
 
 /** The first write to `slots` acknowledged after it started at or after `since`. */
-function recoveredAfter(r: Run, since: number, slots: Set<number>, keySlot: (k: string) => number): () => boolean {
+function recoveredAfter(r: Run, since: number, slots: Set<number>): () => boolean {
   let i = 0;
   return () => {
     const w = r.workload.writes;
-    for (; i < w.length; i++) if (w[i]!.outcome === 'ok' && w[i]!.start >= since && slots.has(keySlot(w[i]!.key))) return true;
+    for (; i < w.length; i++) if (w[i]!.outcome === 'ok' && w[i]!.start >= since && slots.has(keyHashSlot(w[i]!.key))) return true;
     return false;
   };
 }
 
-async function failoverEvent(r: Run, keySlot: (k: string) => number): Promise<EventResult> {
-  const { o, st } = r;
+/** What the event acts on, found before the workload starts (the probes need the slots). */
+interface Plan {
+  slots: Set<number>;
+  node?: NodeRef;
+  pid?: number | null;
+  moves?: { slot: number; to: string }[];
+}
+
+async function planFailover(o: DrillOptions, st: Status, upPid: number | null): Promise<Plan> {
   const shard = st.config?.shards.find((s) => s.id === o.shard);
   if (!shard) throw new Error(`unknown shard ${o.shard} (the controllers know ${(st.config?.shards ?? []).map((s) => s.id).join(', ')})`);
   if (shard.primary === '') throw new Error(`${o.shard} has no primary`);
@@ -261,13 +275,22 @@ async function failoverEvent(r: Run, keySlot: (k: string) => number): Promise<Ev
   const node: NodeRef = nodeRef(st, shard.primary);
   const slots = slotsOfShard(st, o.shard);
   const hooks = o.partitionCmd !== null;
-  if (o.restart && r.upPid === null) throw new Error('--restart needs a cluster started by sonic up (its up.json, without --controllers); use --restart-cmd');
+  if (o.restart && upPid === null) throw new Error('--restart needs a cluster started by sonic up (its up.json, without --controllers); use --restart-cmd');
   let pid: number | null = null;
   if (!hooks) {
     if (!isLocalAddress(node.host)) throw new Error(`${node.id} (${node.host}:${node.port}) is not on this machine: --mode ${o.mode} signals its process; use --mode partition with --partition-cmd/--heal-cmd`);
     pid = await nodePid(node, o.password);
     process.kill(pid, 0);
   }
+  return { slots, node, pid };
+}
+
+async function failoverEvent(r: Run, plan: Plan): Promise<EventResult> {
+  const { o, st } = r;
+  const node = plan.node!;
+  const pid = plan.pid ?? null;
+  const slots = plan.slots;
+  const hooks = o.partitionCmd !== null;
   const target = { shard: o.shard, node: node.id, address: `${node.host}:${node.port}`, pid };
   const watch = watchShard(r.cc, o.shard, node.id, Number(st.config?.epoch ?? 0), (what) => r.log(what));
   const timeoutMs = o.timeoutS * 1000;
@@ -316,7 +339,7 @@ async function failoverEvent(r: Run, keySlot: (k: string) => number): Promise<Ev
       r.log(`restarting ${node.id}`);
     }
     const since = Math.max(watch.w.newPrimaryAt ?? eventAt, healedAt ?? eventAt);
-    if (!(await until(recoveredAfter(r, since, slots, keySlot), timeoutMs))) r.log(`no write to ${o.shard}'s slots acknowledged within ${o.timeoutS} s`);
+    if (!(await until(recoveredAfter(r, since, slots), timeoutMs))) r.log(`no write to ${o.shard}'s slots acknowledged within ${o.timeoutS} s`);
     const eventEnd = Date.now();
     return { eventAt, eventEnd, detectedAt: watch.w.detectedAt, newPrimaryAt: watch.w.newPrimaryAt, healedAt, restartedAt, newPrimary: watch.w.newPrimary, slots, target };
   } finally {
@@ -324,8 +347,7 @@ async function failoverEvent(r: Run, keySlot: (k: string) => number): Promise<Ev
   }
 }
 
-async function reshardEvent(r: Run): Promise<EventResult> {
-  const { o, st } = r;
+function planReshard(o: DrillOptions, st: Status): Plan {
   const known = (st.config?.shards ?? []).map((s) => s.id);
   let moves: { slot: number; to: string }[];
   if (o.rebalance) moves = rebalancePlan(st, primaryShards(st));
@@ -336,6 +358,12 @@ async function reshardEvent(r: Run): Promise<EventResult> {
     moves = owned.slice(-o.slots).map((slot) => ({ slot, to: o.to! }));
   }
   if (moves.length === 0) throw new Error('nothing to move: the slots are already balanced');
+  return { slots: new Set(moves.map((m) => m.slot)), moves };
+}
+
+async function reshardEvent(r: Run, plan: Plan): Promise<EventResult> {
+  const { o } = r;
+  const moves = plan.moves!;
   const eventAt = Date.now();
   await moveSlots(r.cc, moves);
   const eventEnd = Date.now();
@@ -347,7 +375,7 @@ async function reshardEvent(r: Run): Promise<EventResult> {
     healedAt: null,
     restartedAt: null,
     newPrimary: null,
-    slots: new Set(moves.map((m) => m.slot)),
+    slots: plan.slots,
     target: { from: o.from ?? undefined, to: o.to ?? undefined, slots: moves.length },
   };
 }
@@ -365,12 +393,15 @@ async function drill(o: DrillOptions): Promise<DrillReport> {
     const mode = await replSyncMode(st, o.password);
     const seeds = (st.config?.nodes ?? []).filter((n) => n.role === 'primary' && n.address).map((n) => ({ host: n.address!.host, port: n.address!.port }));
     const makeClients = () => (o.client === 'router' ? routerClients(router!.host, router!.port, o.password, o.opTimeoutMs) : clusterClients(seeds, o.password, o.opTimeoutMs));
+    const upPid = o.controllers === null ? (up?.pid ?? null) : null;
+    const plan = o.kind === 'failover' ? await planFailover(o, st, upPid) : planReshard(o, st);
     const clients = makeClients();
     const run = randomBytes(3).toString('hex');
-    const workload = new Workload(clients, { run, writers: o.writers, readers: o.readers, rate: o.rate });
+    const probe = o.probeMs > 0 ? { slots: plan.slots, everyMs: o.probeMs } : undefined;
+    const workload = new Workload(clients, { run, writers: o.writers, readers: o.readers, rate: o.rate, probe });
     const t0 = Date.now();
     const log = (line: string) => process.stdout.write(`[drill +${((Date.now() - t0) / 1000).toFixed(1)}s] ${line}\n`);
-    const r: Run = { o, cc, st, clients, workload, t0, log, upPid: o.controllers === null ? (up?.pid ?? null) : null };
+    const r: Run = { o, cc, st, clients, workload, t0, log, upPid };
     const endpoint = o.client === 'router' ? `${router!.host}:${router!.port}` : seeds.map((s) => `${s.host}:${s.port}`).join(',');
     log(`${o.kind} drill, run ${run}: ${o.writers} writers and ${o.readers} readers through ${o.client} ${endpoint}, repl-sync-mode ${mode}`);
     let last = Date.now();
@@ -385,7 +416,7 @@ async function drill(o: DrillOptions): Promise<DrillReport> {
       workload.start();
       await sleep(o.warmupS * 1000);
       if (workload.counts().wOk === 0) throw new Error('no write was acknowledged before the event: is the cluster up?');
-      ev = o.kind === 'failover' ? await failoverEvent(r, keyHashSlot) : await reshardEvent(r);
+      ev = o.kind === 'failover' ? await failoverEvent(r, plan) : await reshardEvent(r, plan);
       const stopAt = Math.max(t0 + o.durationS * 1000, ev.eventEnd + o.warmupS * 1000);
       await sleep(stopAt - Date.now());
     } finally {

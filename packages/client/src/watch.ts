@@ -6,12 +6,14 @@
  * client process one message, and no node sees a refresh storm.
  */
 import type * as grpc from '@grpc/grpc-js';
-import { ControlClients, configFromProto, parseControllers, type ClusterConfig } from '@sonic/controller';
+import { ControlClients, callUnary, configFromProto, parseControllers, type ClusterConfig } from '@sonic/controller';
 import type { controlPb } from '@sonic/protocol';
 
 type Listener = (cfg: ClusterConfig) => void;
 
 const RETRY_MS = 200;
+/** How often another controller is asked for its epoch (a watched controller cut off from its group goes stale silently). */
+const CHECK_MS = 5000;
 
 export class ConfigWatch {
   config: ClusterConfig | null = null;
@@ -22,23 +24,48 @@ export class ConfigWatch {
   private stream: grpc.ClientReadableStream<controlPb.ClusterConfig> | null = null;
   private next = 0;
   private retry: NodeJS.Timeout | null = null;
+  private readonly check: NodeJS.Timeout;
   private stopped = false;
 
   constructor(readonly key: string) {
     this.clients = new ControlClients(parseControllers(key));
     this.open();
+    this.check = setInterval(() => void this.crossCheck(), CHECK_MS);
+    this.check.unref();
+  }
+
+  /** Asks a controller other than the watched one; a newer configuration there moves the watch to it. */
+  private async crossCheck(): Promise<void> {
+    const n = this.clients.clients.length;
+    if (n < 2 || this.stopped) return;
+    const other = (this.next + 1 + Math.floor(Math.random() * (n - 1))) % n;
+    try {
+      const r = await callUnary<controlPb.StatusReply>(this.clients.clients[other]!, 'status', {}, 2000);
+      if (r.config === undefined || this.stopped) return;
+      const cfg = configFromProto(r.config);
+      if (this.config !== null && cfg.epoch <= this.config.epoch) return;
+      this.offer(cfg);
+      this.stream?.cancel();
+      this.stream = null;
+      this.next = other;
+      if (this.retry !== null) clearTimeout(this.retry);
+      this.open();
+    } catch {
+      // That controller is down: the watch carries on where it is.
+    }
   }
 
   private open(): void {
     if (this.stopped) return;
     this.retry = null;
     const i = this.next % this.clients.clients.length;
+    this.next = i;
     const s = this.clients.clients[i]!.watch({ watcher: `client:${process.pid}` });
     this.stream = s;
     const again = () => {
       if (this.stream !== s) return;
       this.stream = null;
-      this.next = i + 1;
+      this.next = (i + 1) % this.clients.clients.length;
       if (!this.stopped && this.retry === null) this.retry = setTimeout(() => this.open(), RETRY_MS);
     };
     s.on('data', (p: controlPb.ClusterConfig) => this.offer(configFromProto(p)));
@@ -64,6 +91,7 @@ export class ConfigWatch {
     this.listeners.delete(l);
     if (this.listeners.size > 0) return;
     this.stopped = true;
+    clearInterval(this.check);
     if (this.retry) clearTimeout(this.retry);
     this.stream?.cancel();
     this.stream = null;

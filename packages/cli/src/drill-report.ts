@@ -41,10 +41,12 @@ export interface DrillReport {
   epochBefore: number;
   epochAfter: number;
   /**
-   * The write-unavailability window: the longest time during which writes sent to the
-   * affected slots (the shard's, or the moved ones) all failed, from the probes (writes
-   * sent on a timer, each on its own connection): the longest gap between the send times
-   * of consecutive acknowledged probes around the event. Without probes, `ackGapMs`.
+   * The write-unavailability window: the longest time without any write to the affected
+   * slots (the shard's, or the moved ones) being acknowledged, from the probes (writes
+   * sent every few ms, each on its own connection, so none waits behind another): the
+   * longest gap between acknowledgements of probes around the event. A write held by the
+   * router through a failover and then done counts as unavailability until it is done.
+   * Without probes, `ackGapMs`.
    */
   unavailableMs: number | null;
   /** The same measure before the event: the probes' own spacing. */
@@ -146,7 +148,7 @@ export function buildReport(i: ReportInput): DrillReport {
   const workers = acked.filter((w) => !w.probe);
   const ackTimes = workers.map((w) => w.end).sort((a, b) => a - b);
   const affected = workers.filter((w) => i.slots.has(keyHashSlot(w.key))).map((w) => w.end).sort((a, b) => a - b);
-  const probes = acked.filter((w) => w.probe).map((w) => w.start).sort((a, b) => a - b);
+  const probes = acked.filter((w) => w.probe).map((w) => w.end).sort((a, b) => a - b);
   const gapAll = ackTimes.length > 0 ? longestGap(ackTimes, i.eventAt, i.eventEnd, i.t0, i.end) : null;
   const gapAffected = affected.length > 0 ? longestGap(affected, i.eventAt, i.eventEnd, i.t0, i.end) : gapAll;
   const withProbes = i.writes.some((w) => w.probe);
@@ -200,7 +202,7 @@ export function formatReport(r: DrillReport): string {
   } else {
     lines.push(`  moved           ${r.target.slots} slots ${r.target.from ? `${r.target.from} -> ${r.target.to}` : '(rebalance)'} in ${sec(r.timeline.eventEnd - r.timeline.eventAt)} (epoch ${r.epochBefore} -> ${r.epochAfter})`);
   }
-  lines.push(`  unavailability  ${sec(r.unavailableMs)} longest time new writes to the affected slots failed (${sec(r.baselineGapMs)} before the event)`);
+  lines.push(`  unavailability  ${sec(r.unavailableMs)} longest time no write to the affected slots was acknowledged (probes; ${sec(r.baselineGapMs)} before the event)`);
   lines.push(`  worker gap      ${sec(r.ackGapMs)} longest gap between the workers' acknowledged writes to those slots (${sec(r.ackGapAllKeysMs)} over all keys)`);
   const w = r.writes;
   lines.push(`  writes          ${w.attempted} sent, ${w.acknowledged} acknowledged, ${w.refused} refused, ${w.unknown} unknown outcome (${w.unknownApplied} of them applied)`);

@@ -56,8 +56,8 @@ target and workload:
   --op-timeout MS        a command without reply by then has an unknown outcome [5000]
   --probe-interval MS    also write to the affected slots every MS on a fresh connection,
                          not waiting for earlier probes: the unavailability window is
-                         the longest time new writes failed (0: off, then it is the gap
-                         between the workers' acknowledged writes) [50]
+                         the longest time no probe was acknowledged (0: off, then the
+                         gap between the workers' acknowledged writes) [50]
   --timeout S            bound on waiting for the failover or the moves [60]
   --json FILE            write the report as JSON
   --check-config         validate the arguments, print ok and exit

@@ -39,6 +39,17 @@ async function shard(g: Group, args: string[] = []): Promise<ClusterProc[]> {
   const c = client(p.port);
   await waitFor('n1 accepts writes', async () => (await c.set('boot', '1').then(() => true, () => false)));
   c.disconnect();
+  // A node registers before it binds its bus port (once configured): one that could not
+  // (EADDRINUSE) has exited by now, and a failover would find no replica to follow it.
+  await waitFor('n2 and n3 replicate from n1', async () => {
+    const r = client(p.port);
+    try {
+      return (await r.info('replication')).includes('connected_slaves:2');
+    } finally {
+      r.disconnect();
+    }
+  });
+  for (const n of [p, ...rs]) if (n.child.exitCode !== null || n.child.signalCode !== null) throw new Error(`${n.id} exited:\n${n.output()}`);
   return [p, ...rs];
 }
 
@@ -65,7 +76,7 @@ async function drill(g: Group, nodes: ClusterProc[], w: Writer, killLeader = fal
     50,
   );
   await waitFor('writes resume', () => w.ackedSince(t) > 50, 15000).catch((e: Error) => {
-    throw new Error(`${e.message}; writer: ${w.acked.length} acked, ${w.errors} errors, last: ${w.lastError}, ${w.redis.status}\n${nodes.map((n) => `--- ${n.id}\n${n.output().split('\n').slice(-15).join('\n')}`).join('\n')}`);
+    throw new Error(`${e.message}; writer: ${w.acked.length} acked, ${w.errors} errors, last: ${w.lastError}, ${w.redis.status}\n${nodes.map((n) => `--- ${n.id} (${n.child.exitCode !== null || n.child.signalCode !== null ? `exited ${n.child.exitCode ?? n.child.signalCode}` : 'running'})\n${n.output().split('\n').slice(-15).join('\n')}`).join('\n')}`);
   });
   const gap = w.gapAfter(t);
   await w.stop();
@@ -166,12 +177,10 @@ describe('controller failover', () => {
     await sleep(10);
   });
 
-  // A node used to learn a new configuration only from its watch streams (a heartbeat
-  // reply said only that a newer epoch existed, and the agent reopened the streams after
-  // a second unless any controller answered an older epoch). A replica whose streams
-  // stalled under load stayed on the old configuration, following the dead primary, and
-  // the promoted one had no replica to ack sync-mode writes. Now the reply itself
-  // carries the configuration while the node is behind.
+  // A node learns a new configuration from its watch streams and, while it is behind a
+  // controller, from that controller's heartbeat replies (before, a reply carried only
+  // the epoch and the agent reopened its watches after a second unless any controller
+  // answered an older one): a stalled stream costs at most a heartbeat interval.
   it('a heartbeat reply carries the configuration to a node that holds an older epoch, and only then', async () => {
     const g = await startGroup(3, { downAfterMs: DOWN_AFTER });
     await shard(g);

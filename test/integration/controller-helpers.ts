@@ -10,7 +10,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { Redis } from 'ioredis';
 import { ControlClients, parseControllers } from '@sonic/controller';
-import { SONIC, freePort } from './harness.js';
+import { SONIC, freePort, portHandedOut } from './harness.js';
 
 export interface Ctl {
   id: string;
@@ -44,6 +44,7 @@ function isFree(port: number, host = '0.0.0.0'): Promise<boolean> {
 export async function portPair(): Promise<number> {
   for (let i = 0; i < 200; i++) {
     const p = 20000 + Math.floor(Math.random() * 35000);
+    if (portHandedOut(p) || portHandedOut(p + 10000)) continue;
     if ((await isFree(p)) && (await isFree(p + 10000))) return p;
   }
   throw new Error('no free port pair');

@@ -13,16 +13,38 @@ import { ReplyParser, NEED_MORE, encodeCommand, type RespValue } from '@sonic/pr
 export const ROOT = resolve(import.meta.dirname, '../..');
 export const SONIC = join(ROOT, 'packages/cli/dist/main.js');
 
+/**
+ * Ports freePort handed out in this process. A port probed free may still be spoken for:
+ * a node started with --controllers binds its bus port only once the configuration
+ * says what it is, and the kernel readily hands a released port out again. A replica
+ * given its primary's still-unbound bus port died with EADDRINUSE when it was
+ * configured (controller-failover's sync case, ~1 CI run in 6).
+ */
+const handedOut = new Set<number>();
+
+/** A port no process listens on now and that this process has not handed out before. */
 export async function freePort(): Promise<number> {
-  return new Promise((res, rej) => {
-    const s = createServer();
-    s.once('error', rej);
-    s.listen(0, '127.0.0.1', () => {
-      const a = s.address();
-      const port = typeof a === 'object' && a ? a.port : 0;
-      s.close(() => res(port));
+  for (let i = 0; i < 100; i++) {
+    const port = await new Promise<number>((res, rej) => {
+      const s = createServer();
+      s.once('error', rej);
+      s.listen(0, '127.0.0.1', () => {
+        const a = s.address();
+        const p = typeof a === 'object' && a ? a.port : 0;
+        s.close(() => res(p));
+      });
     });
-  });
+    if (!handedOut.has(port)) {
+      handedOut.add(port);
+      return port;
+    }
+  }
+  throw new Error('no free port that was not handed out already');
+}
+
+/** Whether freePort handed `port` out in this process (it may be bound later). */
+export function portHandedOut(port: number): boolean {
+  return handedOut.has(port);
 }
 
 export interface Proc {

@@ -96,6 +96,8 @@ export class Backend {
   private readonly timer: NodeJS.Timeout;
   /** When a reply last arrived, or the connection last became busy. */
   progressAt = Date.now();
+  /** The node holds this connection's input during each write (repl-sync-mode sync). */
+  holdsWrites = false;
 
   constructor(
     readonly addr: NodeAddr,
@@ -125,6 +127,13 @@ export class Backend {
     if (password !== '') this.internal(['AUTH', password], check);
     if (proto === 3) this.internal(['HELLO', '3'], check);
     if (replica) this.internal(['READONLY'], check);
+    else {
+      // A primary in repl-sync-mode sync holds a connection's input while a replica acks
+      // each write: the router then spreads clients over more connections (router.ts).
+      this.internal(['CONFIG', 'GET', 'repl-sync-mode'], (_r, reply) => {
+        this.holdsWrites = reply.includes(SYNC);
+      });
+    }
   }
 
   /** Requests waiting for a reply. */
@@ -246,6 +255,8 @@ export class Backend {
 }
 
 function noop(): void {}
+
+const SYNC = Buffer.from('\r\nsync\r\n');
 
 /** Connections with output to write at the end of this turn of the event loop. */
 let pendingFlush: Backend[] = [];

@@ -208,10 +208,10 @@ export class Router implements BackendHooks {
   /**
    * The shared connection a client's request goes on. While the client has requests
    * outstanding on one of the node's connections, it keeps using that one (its commands
-   * to the node stay in order); otherwise it takes the least busy. When every connection
-   * is busy and the least busy one has made no progress for STALL_MS (a node that holds
-   * a connection's input, as repl-sync-mode sync does while a replica acks a write),
-   * another connection is opened, up to MAX_SHARED.
+   * to the node stay in order); otherwise it takes the least busy. A node in
+   * repl-sync-mode sync holds a connection's input while a replica acks each write: there,
+   * when every connection is busy and the least busy one has made no progress for
+   * STALL_MS, another connection is opened, up to MAX_SHARED.
    */
   shared(node: NodeAddr, proto: 2 | 3, replica: boolean, owner: ReplyOwner | null): Pin {
     // The pool array is cached on the node's address object (replaced with each topology).
@@ -238,7 +238,7 @@ export class Router implements BackendHooks {
       open++;
       if (best === null || b.pending < best.pending) best = b;
     }
-    if (best === null || open < this.opts.connections || (best.pending > 0 && open < MAX_SHARED && Date.now() - best.progressAt > STALL_MS)) {
+    if (best === null || open < this.opts.connections || (best.holdsWrites && best.pending > 0 && open < MAX_SHARED && Date.now() - best.progressAt > STALL_MS)) {
       best = new Backend(node, proto, replica, this.opts.nodePassword, this);
       let i = 0;
       while (i < pool.length && pool[i] !== undefined && !pool[i]!.closed) i++;

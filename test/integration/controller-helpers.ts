@@ -180,7 +180,8 @@ export async function startClusterNode(o: NodeOptions): Promise<ClusterProc> {
   children.add(child);
   child.on('exit', () => children.delete(child));
   const output = capture(child);
-  await waitForPort(port, host, 10000, child, output);
+  // 20 s: a node process can take 5-10 s just to start on a starved 2-CPU machine.
+  await waitForPort(port, host, 20000, child, output);
   return { id: o.id, host, port, bus, child, output };
 }
 

@@ -113,6 +113,14 @@ describe('redis.set_repl', () => {
       ev("redis.set_repl(redis.REPL_NONE); return redis.call('set', KEYS[1], 'hidden')", ['sr:7']),
       ev("return redis.call('set', KEYS[1], 'single')", ['sr:8']),
       ev("redis.set_repl(redis.REPL_AOF); redis.call('set', KEYS[1], 'a'); redis.call('set', KEYS[2], 'b'); return 1", ['sr:9', 'sr:10']),
+      // Inside MULTI/EXEC: one MULTI/EXEC around everything, never nested.
+      ['MULTI'],
+      ev("redis.call('set', KEYS[1], 'm1'); return redis.call('set', KEYS[2], 'm2')", ['sr:12', 'sr:13']),
+      ['EXEC'],
+      ['MULTI'],
+      ['SET', 'sr:11', 'x'],
+      ev("redis.call('set', KEYS[1], 'm3'); return redis.call('set', KEYS[2], 'm4')", ['sr:14', 'sr:15']),
+      ['EXEC'],
       ev('return redis.set_repl(7)'),
       ev('return redis.set_repl()'),
       ev("return redis.pcall('set', 'sr:x', 1, 'px')"),
@@ -121,7 +129,10 @@ describe('redis.set_repl', () => {
     const sa = aofCommands(sonic.primary).slice(before.sonic);
     const ra = aofCommands(redis.primary).slice(before.redis);
     expect(sa).toEqual(ra);
-    expect(sa).toEqual(['multi', 'set sr:1 all', 'set sr:3 aof', 'set sr:6 all2', 'exec', 'set sr:8 single', 'multi', 'set sr:9 a', 'set sr:10 b', 'exec']);
+    expect(sa).toEqual([
+      ...['multi', 'set sr:1 all', 'set sr:3 aof', 'set sr:6 all2', 'exec', 'set sr:8 single', 'multi', 'set sr:9 a', 'set sr:10 b', 'exec'],
+      ...['multi', 'set sr:12 m1', 'set sr:13 m2', 'exec', 'multi', 'set sr:11 x', 'set sr:14 m3', 'set sr:15 m4', 'exec'],
+    ]);
     for (const x of [sonic, redis]) await synced(x);
     const onReplica = async (x: Pair) => x.r.mget(...keys, 'sr:7', 'sr:8', 'sr:9', 'sr:10');
     const [sr, rr] = await Promise.all([onReplica(sonic), onReplica(redis)]);

@@ -492,8 +492,8 @@ export class ScriptEngine {
 
   /**
    * Propagates a finished script's effects as Redis 7 does: the ones redis.set_repl left
-   * somewhere to go, wrapped in MULTI/EXEC when more than one (unless the caller's EXEC
-   * wraps them already).
+   * somewhere to go, wrapped in MULTI/EXEC when more than one (unless the EXEC the script
+   * runs in wraps them already).
    */
   private propagateEffects(run: RunState): void {
     if (run.ops.length === 0) return;
@@ -501,7 +501,7 @@ export class ScriptEngine {
     const ops = run.ops.filter((o) => o.targets !== 0);
     run.ops.length = 0;
     if (ops.length === 0) return;
-    const wrap = ops.length > 1 && !run.client.inExec;
+    const wrap = ops.length > 1 && !(run.client.inExec && this.server.execWraps);
     if (wrap) ks.propagate(ops[0]!.db, ['MULTI'], PROPAGATE_ALL);
     for (const o of ops) ks.propagate(o.db, o.argv, o.targets);
     if (wrap) ks.propagate(ops[ops.length - 1]!.db, ['EXEC'], PROPAGATE_ALL);

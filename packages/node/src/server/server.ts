@@ -802,6 +802,8 @@ export class Server {
 
   /** True once a handler propagated its own effect for the current command. */
   propagated = false;
+  /** Set while an EXEC that propagated MULTI runs its commands. */
+  execWraps = false;
   currentArgv: string[] | null = null;
 
   /** Propagates `argv` as the current command's effect (replacing the default). */
@@ -1079,10 +1081,13 @@ export class Server {
     const hasWrite = queued.some((q) => q.spec.isWrite);
     if (hasWrite) this.keyspace.propagate(c.db.id, ['MULTI']);
     c.inExec = true;
+    // A script inside wraps its own effects in MULTI/EXEC unless this EXEC does.
+    this.execWraps = hasWrite;
     try {
       for (const { argv, spec } of queued) this.call(c, argv, spec);
     } finally {
       c.inExec = false;
+      this.execWraps = false;
     }
     if (hasWrite) this.keyspace.propagate(c.db.id, ['EXEC']);
     if (this.keyspace.readyKeys.length > 0) this.handleReadyKeys();

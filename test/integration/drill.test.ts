@@ -19,42 +19,33 @@ let routerOut = '';
 let routerPort = 0;
 const dir = mkdtempSync(join(tmpdir(), 'sonic-drill-'));
 
-/** Runs `sonic drill ARGS` without blocking the event loop; resolves to its exit code, output and JSON report. */
-function drill(args: string[], timeoutMs = 90000): Promise<{ code: number | null; out: string; report: Record<string, any> | null }> {
-  const json = join(dir, `report-${Math.random().toString(36).slice(2)}.json`);
-  return new Promise((resolve) => {
-    const child = spawn(process.execPath, [SONIC, 'drill', ...args, '--json', json], { stdio: ['ignore', 'pipe', 'pipe'] });
-    let out = '';
-    child.stdout.on('data', (d: Buffer) => (out += d.toString()));
-    child.stderr.on('data', (d: Buffer) => (out += d.toString()));
-    const timer = setTimeout(() => child.kill('SIGKILL'), timeoutMs);
-    child.on('exit', (code) => {
-      clearTimeout(timer);
-      let report = null;
-      try {
-        report = JSON.parse(readFileSync(json, 'utf8'));
-      } catch {
-        // No report: the drill failed; `out` says why.
-      }
-      resolve({ code, out, report });
-    });
-  });
-}
-
-/** `sonic drill ARGS`: exit code, stdout and stderr apart. */
-function run(args: string[]): Promise<{ code: number | null; out: string; err: string }> {
+/** `sonic drill ARGS` without blocking the event loop: exit code, stdout and stderr apart. */
+function run(args: string[], timeoutMs = 90000): Promise<{ code: number | null; out: string; err: string }> {
   return new Promise((resolve) => {
     const child = spawn(process.execPath, [SONIC, 'drill', ...args], { stdio: ['ignore', 'pipe', 'pipe'] });
     let out = '';
     let err = '';
     child.stdout.on('data', (d: Buffer) => (out += d.toString()));
     child.stderr.on('data', (d: Buffer) => (err += d.toString()));
-    const timer = setTimeout(() => child.kill('SIGKILL'), 30000);
+    const timer = setTimeout(() => child.kill('SIGKILL'), timeoutMs);
     child.on('exit', (code) => {
       clearTimeout(timer);
       resolve({ code, out, err });
     });
   });
+}
+
+/** A drill with --json: its exit code, all its output, and the report (null when it wrote none). */
+async function drill(args: string[]): Promise<{ code: number | null; out: string; report: Record<string, any> | null }> {
+  const json = join(dir, `report-${Math.random().toString(36).slice(2)}.json`);
+  const r = await run([...args, '--json', json]);
+  let report = null;
+  try {
+    report = JSON.parse(readFileSync(json, 'utf8'));
+  } catch {
+    // No report: the drill failed; the output says why.
+  }
+  return { code: r.code, out: r.out + r.err, report };
 }
 
 beforeAll(async () => {

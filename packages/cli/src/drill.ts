@@ -10,7 +10,7 @@ import { ControlClients, parseControllers, SLOTS } from '@sonic/controller';
 import { keyHashSlot } from '@sonic/protocol';
 import { moveSlots, primaryShards, rebalancePlan } from './cluster.js';
 import { clusterClients, routerClients, type ClientFactory } from './drill-client.js';
-import { buildReport, formatReport, type DrillReport } from './drill-report.js';
+import { buildReport, formatReport, type DrillReport, type ReportInput } from './drill-report.js';
 import { getStatus, isLocalAddress, nodePid, nodeRef, readUpFile, replSyncMode, runHook, slotsOfShard, watchShard, type NodeRef, type Status } from './drill-target.js';
 import { readBack, Workload } from './drill-workload.js';
 
@@ -237,17 +237,11 @@ interface Run {
   upPid: number | null;
 }
 
-interface EventResult {
-  eventAt: number;
-  eventEnd: number;
-  detectedAt: number | null;
-  newPrimaryAt: number | null;
-  healedAt: number | null;
-  restartedAt: number | null;
+/** What the event did (absolute times), for the report. */
+type EventResult = Pick<ReportInput, 'eventAt' | 'eventEnd' | 'detectedAt' | 'newPrimaryAt' | 'healedAt' | 'restartedAt' | 'slots'> & {
   newPrimary: string | null;
-  slots: Set<number>;
   target: DrillReport['target'];
-}
+};
 
 /** The first write to `slots` acknowledged after it started at or after `since`. */
 function recoveredAfter(r: Run, since: number, slots: Set<number>): () => boolean {

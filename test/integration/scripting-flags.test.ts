@@ -203,6 +203,29 @@ describe('shebang and function flags', () => {
     expect(out[3]).toContain("READONLY You can't write against a read only replica.");
   });
 
+  it('a long script on a replica holds the primary stream until it ends, nothing is lost', async () => {
+    const spin = `#!lua flags=no-writes
+      local function ms() local t = redis.call('time'); return tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000) end
+      local t0 = ms()
+      local n = 0
+      while ms() - t0 < 600 and n < 100000000 do n = n + 1 end
+      return redis.call('get', KEYS[1])`;
+    for (const x of [sonic, redis]) {
+      await x.r.config('SET', 'busy-reply-threshold', '100');
+      try {
+        const running = x.r.eval(spin, 1, 'busy:k');
+        await new Promise((r) => setTimeout(r, 250));
+        // Written while the replica is past the busy threshold.
+        await x.p.set('busy:k', 'written-during');
+        expect(await running).toBe(null);
+        await synced(x);
+        expect(await x.r.get('busy:k'), x.name).toBe('written-during');
+      } finally {
+        await x.r.config('SET', 'busy-reply-threshold', '5000');
+      }
+    }
+  });
+
   it('under maxmemory: allow-oom scripts write, others are refused as redis-server refuses them', async () => {
     for (const x of [sonic, redis]) await x.p.config('SET', 'maxmemory', '1');
     try {

@@ -416,6 +416,11 @@ export class ScriptEngine {
     run.busy = true;
     c.paused = true;
     this.leave();
+    // On a replica, the primary's stream waits in its client's input until the script ends
+    // (as Redis defers it): answering it BUSY would drop writes.
+    const master = this.server.replication?.masterClient ?? null;
+    const holdMaster = master !== null && !master.paused && master !== c;
+    if (holdMaster) master.paused = true;
     const step = (): void => {
       this.resumeTimer = null;
       this.enter(run);
@@ -429,8 +434,23 @@ export class ScriptEngine {
       c.paused = false;
       this.server.flush(c);
       if (!c.closed) this.server.processInput(c);
+      if (holdMaster) this.releaseMaster(master);
     };
     this.resumeTimer = setImmediate(step);
+  }
+
+  /** Runs what the primary sent while a script held its stream. */
+  private releaseMaster(master: Client): void {
+    master.paused = false;
+    const repl = this.server.replication;
+    if (repl === null || repl.masterClient !== master || master.closed) return;
+    const ks = this.server.keyspace;
+    ks.replayingPrimary = true;
+    try {
+      this.server.processInput(master);
+    } finally {
+      ks.replayingPrimary = false;
+    }
   }
 
   /**

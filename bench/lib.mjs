@@ -288,6 +288,22 @@ export function run(cmd, args, { timeoutMs = 60000, input } = {}) {
 // ------------------------------------------------------------------ redis-benchmark
 
 /**
+ * `rounds` rounds of `round(server)` on each server, the order alternating between
+ * rounds; returns { [server.name]: { [key]: [value per round] } } of what each returned.
+ */
+export async function interleaved(servers, rounds, round) {
+  const results = Object.fromEntries(servers.map((s) => [s.name, {}]));
+  for (let i = 0; i < rounds; i++) {
+    const order = i % 2 === 0 ? servers : [...servers].reverse();
+    for (const s of order) {
+      const r = await round(s);
+      for (const [k, v] of Object.entries(r)) (results[s.name][k] ??= []).push(v);
+    }
+  }
+  return results;
+}
+
+/**
  * Runs each of `tests` ({ name, args }) with redis-benchmark against `server`: returns
  * { [name]: req/s, [`${name} cpu`]: the server's CPU µs per request } (CPU time is
  * steadier than throughput on a shared machine).

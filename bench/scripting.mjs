@@ -16,7 +16,7 @@
 //   node bench/scripting.mjs [--requests N] [--clients N] [--rounds N] [--pipeline P]
 
 import { createHash } from 'node:crypto';
-import { benchTests, command, fmtInt, killAll, loadavg, median, parseArgs, startRedis, startSonic, table } from './lib.mjs';
+import { benchTests, command, interleaved, fmtInt, killAll, loadavg, median, parseArgs, startRedis, startSonic, table } from './lib.mjs';
 
 const opts = { requests: 100000, clients: 50, rounds: 3, pipeline: 1, ...parseArgs(process.argv.slice(2), { requests: 'int', clients: 'int', rounds: 'int', pipeline: 'int' }) };
 
@@ -45,19 +45,12 @@ async function round(server) {
   return out;
 }
 
-const results = { sonic: {}, redis: {} };
 let sonic;
 let redis;
 try {
   [sonic, redis] = await Promise.all([startSonic(), startRedis()]);
   const load = loadavg();
-  for (let i = 0; i < opts.rounds; i++) {
-    const order = i % 2 === 0 ? [sonic, redis] : [redis, sonic];
-    for (const s of order) {
-      const r = await round(s);
-      for (const [k, v] of Object.entries(r)) (results[s.name][k] ??= []).push(v);
-    }
-  }
+  const results = await interleaved([sonic, redis], opts.rounds, round);
   const us = (name, t) => median(results[name][`${t} cpu`]);
   const rows = [['test', 'sonic req/s', 'redis req/s', 'sonic/redis', 'sonic CPU µs/req', 'redis CPU µs/req', 'CPU sonic/redis']];
   for (const t of TESTS) {

@@ -276,7 +276,8 @@ const time: Handler = (s) => {
 /** AUTH [user] password: against --requirepass (user "default"). */
 function checkAuth(s: Session, user: string, pass: string): Buffer | null {
   const want = s.router.opts.requirepass;
-  if (user === 'default' && pass === want && want !== '') {
+  // Without --requirepass the default user has no password (Redis's "nopass"): any is accepted.
+  if (user === 'default' && (want === '' || pass === want)) {
     s.authed = true;
     return null;
   }

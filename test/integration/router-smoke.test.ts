@@ -6,7 +6,7 @@
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
-import { SONIC, freePort, redisCli, stopAll, waitForPort } from './harness.js';
+import { SONIC, freePort, redisCli, stopAll, transcript, waitForPort } from './harness.js';
 import { stopEverything, waitFor } from './controller-helpers.js';
 import { keyInShard, startSonicCluster, type SonicCluster } from './cluster-helpers.js';
 
@@ -65,6 +65,33 @@ describe('sonic router (smoke)', () => {
     expect(redisCli(port, ['RENAME', 'a', 'b']).stdout).toContain('CROSSSLOT');
     expect(redisCli(port, ['SELECT', '1']).stdout.trim()).toBe('ERR DB index is out of range');
     expect(redisCli(port, ['SELECT', '0']).stdout).toBe('OK');
+  });
+
+  it('--seeds instead of controllers (CLUSTER SHARDS), and RESP3 clients', async () => {
+    const p2 = await freePort();
+    let out2 = '';
+    const r2 = spawn(process.execPath, [SONIC, 'router', '--port', String(p2), '--seeds', `127.0.0.1:${cl.primaries[0]!.port}`], { stdio: ['ignore', 'pipe', 'pipe'] });
+    r2.stdout!.on('data', (d: Buffer) => (out2 += d.toString()));
+    r2.stderr!.on('data', (d: Buffer) => (out2 += d.toString()));
+    try {
+      await waitForPort(p2, r2, () => out2, 15000);
+      const k = keyInShard(1, 3, 'seeds:');
+      await waitFor('the seed router routes', async () => redisCli(p2, ['SET', k, 'sv']).stdout === 'OK', 15000, 100);
+      expect(redisCli(p2, ['INFO', 'router']).stdout).toContain('topology_source:seeds');
+      // The controller-fed router sees what the seed-fed one wrote.
+      expect(redisCli(port, ['GET', k]).stdout).toBe('sv');
+      // RESP3 after HELLO 3: the node's RESP3 replies (a map, a null) byte for byte, as a
+      // standalone server answers; RESP2 clients on the same router keep RESP2.
+      expect(redisCli(p2, ['HSET', 'seeds:h', 'f', 'v']).stdout).toBe('1');
+      expect(await transcript(p2, [['HGETALL', 'seeds:h'], ['GET', 'seeds:none'], ['MGET', 'seeds:none', k]], true)).toEqual([
+        'HGETALL seeds:h => %1\r\n$1\r\nf\r\n$1\r\nv\r\n',
+        'GET seeds:none => _\r\n',
+        `MGET seeds:none ${k} => *2\r\n_\r\n$2\r\nsv\r\n`,
+      ]);
+      expect(await transcript(p2, [['HGETALL', 'seeds:h'], ['GET', 'seeds:none']])).toEqual(['HGETALL seeds:h => *2\r\n$1\r\nf\r\n$1\r\nv\r\n', 'GET seeds:none => $-1\r\n']);
+    } finally {
+      r2.kill('SIGKILL');
+    }
   });
 
   it('--check-config validates without starting', () => {

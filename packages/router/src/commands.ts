@@ -4,7 +4,7 @@
  * (Session.forward). Split commands (MGET, DEL, ...) are sent per slot and gathered;
  * keyless ones that concern the whole data set go to every primary.
  */
-import { Err, lookupCommand, type CommandSpec } from '@sonic/protocol';
+import { Err, keyHashSlot, lookupCommand, type CommandSpec } from '@sonic/protocol';
 import { Request } from './backend.js';
 import { OK, PONG, bulkArray, bulkReply, errorReply, intReply, mapReply, nullReply, textReply } from './encode.js';
 import { elements } from './scanner.js';
@@ -79,21 +79,20 @@ function intOf(reply: Buffer): number {
 }
 
 /** Keys grouped by slot, in first-seen order: [slot, argument indexes]. */
-function bySlot(s: Session, args: string[], first: number, step: number): Map<number, number[]> {
+function bySlot(args: string[], first: number, step: number): Map<number, number[]> {
   const groups = new Map<number, number[]>();
-  const spec = lookupCommand('get')!;
   for (let i = first; i < args.length; i += step) {
-    const slot = s.slotOf(['get', args[i]!], spec);
-    let g = groups.get(slot);
-    if (g === undefined) groups.set(slot, (g = []));
-    g.push(i);
+    const slot = keyHashSlot(args[i]!);
+    const g = groups.get(slot);
+    if (g === undefined) groups.set(slot, [i]);
+    else g.push(i);
   }
   return groups;
 }
 
 /** DEL, UNLINK, EXISTS, TOUCH: per slot, the integers summed. */
 const sumPerSlot: Handler = (s, args, spec) => {
-  const groups = bySlot(s, args, 1, 1);
+  const groups = bySlot(args, 1, 1);
   if (groups.size === 1) return s.forward(args, spec);
   const parts = [...groups].map(([slot, idx]) => ({ args: [args[0]!, ...idx.map((i) => args[i]!)], slot }));
   gather(s, parts, spec, (rs) => intReply(rs.reduce((n, r) => n + intOf(r), 0)));
@@ -101,7 +100,7 @@ const sumPerSlot: Handler = (s, args, spec) => {
 
 /** MGET: per slot, the values put back in the order of the keys. */
 const mget: Handler = (s, args, spec) => {
-  const groups = bySlot(s, args, 1, 1);
+  const groups = bySlot(args, 1, 1);
   if (groups.size === 1) return s.forward(args, spec);
   const slots = [...groups];
   const parts = slots.map(([slot, idx]) => ({ args: ['MGET', ...idx.map((i) => args[i]!)], slot }));
@@ -121,7 +120,7 @@ const mget: Handler = (s, args, spec) => {
 /** MSET: per slot; OK when every part is. */
 const mset: Handler = (s, args, spec) => {
   if (args.length % 2 === 0) return s.fail(errorReply(Err.wrongArity(spec.name)));
-  const groups = bySlot(s, args, 1, 2);
+  const groups = bySlot(args, 1, 2);
   if (groups.size === 1) return s.forward(args, spec);
   const parts = [...groups].map(([slot, idx]) => ({ args: ['MSET', ...idx.flatMap((i) => [args[i]!, args[i + 1]!])], slot }));
   gather(s, parts, spec, () => OK);
@@ -135,7 +134,7 @@ const mset: Handler = (s, args, spec) => {
  */
 const msetnx: Handler = (s, args, spec) => {
   if (args.length % 2 === 0) return s.fail(errorReply(Err.wrongArity(spec.name)));
-  const groups = bySlot(s, args, 1, 2);
+  const groups = bySlot(args, 1, 2);
   if (groups.size === 1) return s.forward(args, spec);
   const entry = s.later();
   const existsSpec = lookupCommand('exists')!;

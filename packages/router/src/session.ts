@@ -67,7 +67,13 @@ export class Session implements ReplyOwner {
       const args = p.next();
       if (args === null) break;
       this.router.stats.commands++;
-      this.command(args);
+      try {
+        this.command(args);
+      } catch (e) {
+        // A bug must not take the other clients down with this one: answer it and go on.
+        this.router.log.error({ err: (e as Error).stack, command: args[0] }, 'router: internal error');
+        this.fail(errorReply(`ERR router internal error: ${(e as Error).message}`));
+      }
       if (this.closing) break;
     }
     if (p.error !== null && !this.closing) {

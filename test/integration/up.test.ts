@@ -23,6 +23,9 @@ interface Up {
 }
 
 const dir = tempDir('sonic-up-');
+// About 15 s each on an idle machine; a whole cluster starting on a starved 2-CPU machine
+// (load 30 while every suite runs) took 50 s.
+const LOADED = 150000;
 const ups: Up[] = [];
 const seenPids = new Set<number>();
 
@@ -41,7 +44,7 @@ async function ready(up: Up): Promise<UpJson> {
   await waitFor('sonic up to be ready', () => {
     if (up.child.exitCode !== null) throw new Error(`sonic up exited ${up.child.exitCode}:\n${up.out()}`);
     return up.out().includes('ready: redis-cli -p');
-  }, 50000, 100).catch((e: Error) => {
+  }, 100000, 100).catch((e: Error) => {
     throw new Error(`${e.message}\n${up.out()}`);
   });
   const j = upJson();
@@ -139,7 +142,7 @@ describe('sonic up', () => {
     expect(await up.exited).toBe(0);
     expect(up.out()).toContain('stopped: every process exited');
     expect(all.filter(alive)).toEqual([]);
-  });
+  }, LOADED);
 
   it('a second sonic up in the same directory reuses ports, ids and data; a third one is refused', async () => {
     const up = startUp([]);
@@ -164,10 +167,10 @@ describe('sonic up', () => {
     up.child.kill('SIGKILL');
     await up.exited;
     expect(pids(j).filter(alive)).toHaveLength(8);
-    const next = spawnSync(process.execPath, [SONIC, 'up', '--dir', dir, '--shards', '3'], { encoding: 'utf8', timeout: 30000 });
+    const next = spawnSync(process.execPath, [SONIC, 'up', '--dir', dir, '--shards', '3'], { encoding: 'utf8', timeout: 60000 });
     expect(next.status).toBe(1);
     expect(next.stdout.match(/left running by an earlier sonic up/g)).toHaveLength(8);
     expect(next.stderr).toMatch(/^sonic up: .* holds a cluster of 2 shards, 1 replica\(s\) each and 3 controllers \(--shards 3 differs\)/);
     expect(pids(j).filter(alive)).toEqual([]);
-  });
+  }, LOADED);
 });

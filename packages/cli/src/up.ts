@@ -481,7 +481,7 @@ class Up {
       const cs = ctls.map((s) => this.launch(s));
       await Promise.all(cs.map((c) => waitListening(c)));
       this.cc = new ControlClients(parseControllers(this.list));
-      await this.until(() => 'a controller leader', async () => ((await this.status())?.leader ?? '') !== '', 30000);
+      await this.until(() => 'a controller leader', async () => ((await this.status())?.leader ?? '') !== '', 60000);
       const st = await this.status();
       const assigned = (st?.config?.shards ?? []).some((s) => s.slots.length > 0);
       if (fresh || !assigned) {
@@ -489,7 +489,7 @@ class Up {
         for (const n of nodes.filter((x) => x.id.endsWith('-p'))) {
           this.say(`starting ${n.shard} primary ${n.id} on ${n.port}`);
           await waitListening(this.launch(n));
-          await this.until(() => `${n.id} to register`, async () => ((await this.status())?.config?.nodes ?? []).some((x) => x.id === n.id), 20000);
+          await this.until(() => `${n.id} to register`, async () => ((await this.status())?.config?.nodes ?? []).some((x) => x.id === n.id), 60000);
         }
         const reps = nodes.filter((x) => !x.id.endsWith('-p'));
         if (reps.length > 0) {
@@ -505,7 +505,7 @@ class Up {
             why = missing.length > 0 ? `${missing.map((m) => m.id).join(', ')} to register` : '';
             return missing.length === 0;
           },
-          30000,
+          60000,
         );
         this.say('assigning the slots (sonic cluster create)');
         if ((await runCluster(['create', '--controllers', this.list])) !== 0) throw new UpError('sonic cluster create failed');
@@ -525,7 +525,7 @@ class Up {
           }
           return why === '';
         },
-        60000,
+        120000,
       );
       this.say(`starting the router on ${this.routerPort}${this.routerPort === this.wantedPort ? '' : ` (${this.wantedPort} is taken)`}`);
       await waitListening(this.launch(router));
@@ -535,7 +535,7 @@ class Up {
           why = await this.routerServes();
           return why === '';
         },
-        30000,
+        60000,
       );
       this.ready = true;
       this.writeUpJson();

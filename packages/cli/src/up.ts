@@ -331,7 +331,7 @@ class Up {
 
   /** Starts the processes that exited again (key r, SIGUSR2). */
   private restartExited(): void {
-    if (this.stopping) return;
+    if (this.stopping || !this.ready) return;
     for (const c of this.children) {
       if (c.running) continue;
       // A restarted node takes its role from the configuration (no --replicaof).

@@ -64,5 +64,5 @@ describe('cluster add-node / remove-node', () => {
     expect(check.code, check.out).toBe(0);
     expect(check.out).toContain('[OK]');
     io.disconnect();
-  }, 40000);
+  }, 60000);
 });

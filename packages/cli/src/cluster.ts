@@ -175,6 +175,29 @@ async function settleOpen(controllers: ControlClients): Promise<Status> {
   return st;
 }
 
+/**
+ * Opens the migrations of `slots` to shard `to` (Migrate → beginMigration, idempotent:
+ * open ones stay as they are), asking again while no controller can take it (a leader
+ * election, a loaded machine) for up to the stall limit.
+ */
+async function openMigrations(controllers: ControlClients, slots: number[], to: string): Promise<void> {
+  const t0 = Date.now();
+  for (;;) {
+    let why: string;
+    try {
+      const r = await controllers.any<controlPb.AdminReply>('migrate', { slots, toShard: to, cancel: false }, 10000);
+      if (r.ok) return;
+      if (!/^TRYAGAIN/.test(r.error)) throw new Error(`opening migrations to ${to}: ${r.error}`);
+      why = r.error;
+    } catch (e) {
+      if (!(e as { code?: number }).code) throw e;
+      why = (e as { details?: string }).details || (e as Error).message;
+    }
+    if (Date.now() - t0 > STALL_MS) throw new Error(`opening migrations to ${to}: no controller took it for ${STALL_MS / 1000} s (last: ${why}); re-run to continue`);
+    await new Promise((r) => setTimeout(r, 300));
+  }
+}
+
 /** Opens the migrations round by round and waits for each round's slots to change owner. */
 async function runMoves(controllers: ControlClients, moves: { slot: number; to: string }[]): Promise<void> {
   const total = moves.length;
@@ -184,10 +207,7 @@ async function runMoves(controllers: ControlClients, moves: { slot: number; to: 
     const round = moves.slice(i, i + ROUND);
     const byTarget = new Map<string, number[]>();
     for (const m of round) byTarget.set(m.to, [...(byTarget.get(m.to) ?? []), m.slot]);
-    for (const [to, slots] of byTarget) {
-      const r = await controllers.any<controlPb.AdminReply>('migrate', { slots, toShard: to, cancel: false }, 10000);
-      if (!r.ok) throw new Error(`opening migrations to ${to}: ${r.error}`);
-    }
+    for (const [to, slots] of byTarget) await openMigrations(controllers, slots, to);
     let last = -1;
     let lastChange = Date.now();
     // Keys the targets received of the round's slots still moving: progress within big slots.

@@ -4,7 +4,10 @@
  * /24 of 10.214.x.0 per network, the bridge holds .1 so the test itself reaches every
  * host). A host's link is cut by setting its root-side veth down. Needs root and
  * iproute2 (`netnsAvailable()` in netns.ts). `remove()` kills every process and deletes
- * every namespace, link and the bridge; call it in afterAll, also after a failure.
+ * every namespace, link and the bridge; call it in afterAll, also after a failure. After
+ * remove() nothing more can be added (a timed-out setup that goes on creates nothing).
+ * Namespace names carry the creating process's pid: a new network first deletes those
+ * of processes that are gone (a test run killed before its afterAll).
  */
 import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
@@ -47,9 +50,28 @@ export interface Net {
   remove(): Promise<void>;
 }
 
+/** Deletes the namespaces (and so their veth pairs) and bridges of networks whose creator is gone. */
+function removeStale(): void {
+  const list = spawnSync('ip', ['netns', 'list'], { encoding: 'utf8', timeout: 10000 }).stdout ?? '';
+  for (const m of list.matchAll(/^sonic-(\d+)-([0-9a-f]{4})-(\S+)/gm)) {
+    const pid = Number(m[1]);
+    let alive = true;
+    try {
+      process.kill(pid, 0);
+    } catch {
+      alive = false;
+    }
+    if (alive) continue;
+    spawnSync('ip', ['netns', 'del', m[0]], { timeout: 10000 });
+    spawnSync('ip', ['link', 'del', `sbr${m[2]}`], { timeout: 10000 });
+  }
+}
+
 export function makeNetwork(): Net {
+  removeStale();
   const id = randomBytes(2).toString('hex');
   const bridge = `sbr${id}`;
+  let closed = false;
   const third = 1 + Math.floor(Math.random() * 250);
   const gateway = `10.214.${third}.1`;
   const hosts = new Map<string, NetHost>();
@@ -60,9 +82,10 @@ export function makeNetwork(): Net {
     gateway,
     hosts,
     addHost(name) {
+      if (closed) throw new Error('the network was removed');
       const n = hosts.size + 1;
       if (n > 200) throw new Error('too many hosts');
-      const host: NetHost = { name, ns: `sonic-${id}-${name}`, addr: `10.214.${third}.${10 + n}`, link: `sv${id}${n}` };
+      const host: NetHost = { name, ns: `sonic-${process.pid}-${id}-${name}`, addr: `10.214.${third}.${10 + n}`, link: `sv${id}${n}` };
       const inner = `sn${id}${n}`;
       hosts.set(name, host);
       ip(['netns', 'add', host.ns]);
@@ -76,6 +99,7 @@ export function makeNetwork(): Net {
       return host;
     },
     sonic(host, args) {
+      if (closed) throw new Error('the network was removed');
       const child = spawn('ip', ['netns', 'exec', host.ns, process.execPath, SONIC, ...args], { env: { ...process.env, SONIC_LOG_LEVEL: 'info' }, stdio: ['ignore', 'pipe', 'pipe'] });
       let out = '';
       child.stdout!.on('data', (d: Buffer) => (out += d.toString()));
@@ -90,6 +114,7 @@ export function makeNetwork(): Net {
       return d;
     },
     async remove() {
+      closed = true;
       await Promise.all(
         procs.map(
           (p) =>

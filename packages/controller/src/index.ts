@@ -3,7 +3,7 @@ export * from './config/cluster.js';
 export * as agent from './agent/plan.js';
 export { ControlClients, parseControllers, callUnary, grpcTarget, CHANNEL_OPTIONS, type ControllerAddress } from './agent/client.js';
 export { configFromProto, configToProto } from './agent/convert.js';
-export { runController, CONTROLLER_USAGE, ControllerConfigError } from './server/main.js';
+export { runController, CONTROLLER_USAGE, ControllerConfigError, readOptions } from './server/main.js';
 export { runAdmin, ranges as formatSlotRanges, table as formatTable } from './server/admin.js';
 export { oneShot, parseInfo } from './server/node-link.js';
 export * from './raft/raft.js';

@@ -1,5 +1,5 @@
 /** `sonic router` flags: parsed and validated before anything starts. */
-import { parseControllers, type ControllerAddress } from '@sonic/controller';
+import { parseControllers, readOptions, type ControllerAddress } from '@sonic/controller';
 
 export const ROUTER_USAGE = `Usage: sonic router (--controllers HOST:PORT,... | --seeds HOST:PORT,...) [options]
 
@@ -83,28 +83,15 @@ export function parseEndpoints(s: string, what: string): Endpoint[] {
 
 export function parseRouterArgs(args: string[], env: NodeJS.ProcessEnv): RouterOptions {
   const v = new Map<string, string>();
-  let checkConfig = false;
-  for (let i = 0; i < args.length; i++) {
-    const a = args[i]!;
-    if (a === '--check-config') {
-      checkConfig = true;
-      continue;
-    }
-    if (!a.startsWith('--')) throw new RouterConfigError(`unexpected argument '${a}' (see sonic router --help)`);
-    let name = a.slice(2);
-    let value: string | undefined;
-    const eq = name.indexOf('=');
-    if (eq >= 0) {
-      value = name.slice(eq + 1);
-      name = name.slice(0, eq);
-    }
-    if (!KNOWN.has(name)) throw new RouterConfigError(`unknown option '--${name}' (see sonic router --help)`);
-    if (value === undefined) {
-      if (i + 1 >= args.length) throw new RouterConfigError(`--${name} needs a value`);
-      value = args[++i]!;
-    }
-    v.set(name === 'loglevel' ? 'log-level' : name, value);
-  }
+  const checkConfig = args.includes('--check-config');
+  readOptions(
+    args.filter((a) => a !== '--check-config'),
+    KNOWN,
+    'router',
+    v,
+    (m) => new RouterConfigError(m),
+  );
+  if (v.has('loglevel')) v.set('log-level', v.get('loglevel')!);
   let controllers: ControllerAddress[] = [];
   try {
     controllers = parseControllers(v.get('controllers') ?? env.SONIC_CONTROLLERS ?? '');

@@ -57,6 +57,30 @@ export function parsePeers(s: string): PeerAddress[] {
   return out;
 }
 
+/**
+ * Reads `--name value` and `--name=value` options of `sonic <verb>` into `into`; every
+ * name must be in `known`. Throws what `fail` makes of a one-line reason.
+ */
+export function readOptions(args: readonly string[], known: ReadonlySet<string>, verb: string, into: Map<string, string>, fail: (msg: string) => Error): void {
+  for (let i = 0; i < args.length; i++) {
+    const a = args[i]!;
+    if (!a.startsWith('--')) throw fail(`unexpected argument '${a}' (see sonic ${verb} --help)`);
+    let name = a.slice(2);
+    let value: string | undefined;
+    const eq = name.indexOf('=');
+    if (eq >= 0) {
+      value = name.slice(eq + 1);
+      name = name.slice(0, eq);
+    }
+    if (!known.has(name)) throw fail(`unknown option '--${name}' (see sonic ${verb} --help)`);
+    if (value === undefined) {
+      if (i + 1 >= args.length) throw fail(`--${name} needs a value`);
+      value = args[++i]!;
+    }
+    into.set(name, value);
+  }
+}
+
 export function parseControllerArgs(args: string[], env: NodeJS.ProcessEnv): ControllerOptions & { logLevel: string; metricsPort: number } {
   const v = new Map<string, string>();
   const known = new Set([
@@ -76,23 +100,7 @@ export function parseControllerArgs(args: string[], env: NodeJS.ProcessEnv): Con
     'loglevel',
     'metrics-port',
   ]);
-  for (let i = 0; i < args.length; i++) {
-    const a = args[i]!;
-    if (!a.startsWith('--')) throw new ControllerConfigError(`unexpected argument '${a}' (see sonic controller --help)`);
-    let name = a.slice(2);
-    let value: string | undefined;
-    const eq = name.indexOf('=');
-    if (eq >= 0) {
-      value = name.slice(eq + 1);
-      name = name.slice(0, eq);
-    }
-    if (!known.has(name)) throw new ControllerConfigError(`unknown option '--${name}' (see sonic controller --help)`);
-    if (value === undefined) {
-      if (i + 1 >= args.length) throw new ControllerConfigError(`--${name} needs a value`);
-      value = args[++i]!;
-    }
-    v.set(name, value);
-  }
+  readOptions(args, known, 'controller', v, (m) => new ControllerConfigError(m));
   const id = v.get('id') ?? env.SONIC_CONTROLLER_ID ?? '';
   if (id === '') throw new ControllerConfigError('--id is required (see sonic controller --help)');
   const peersArg = v.get('peers') ?? env.SONIC_CONTROLLER_PEERS ?? '';

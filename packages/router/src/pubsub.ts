@@ -187,7 +187,7 @@ export class PubSub {
   }
 }
 
-/** PUBLISH: to the primary the router's subscribers listen on (see above). */
+/** PUBLISH and PUBSUB CHANNELS/NUMSUB/NUMPAT: to the primary the router's subscribers listen on (see above). */
 const publish: Handler = (s, args, spec) => {
   const first = s.router.map?.shards.find((x) => x.primary !== null);
   if (first === undefined) return s.forward(args, spec);
@@ -204,6 +204,9 @@ function ps(s: Session): PubSub {
 
 export const pubsubHandlers: [string, Handler][] = [
   ['publish', publish],
+  ['pubsub|channels', publish],
+  ['pubsub|numsub', publish],
+  ['pubsub|numpat', publish],
   ['subscribe', (s, args) => ps(s).subscribe(args, false)],
   ['psubscribe', (s, args) => ps(s).subscribe(args, true)],
   ['unsubscribe', (s, args) => ps(s).unsubscribe(args, false)],

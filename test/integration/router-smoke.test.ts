@@ -6,7 +6,7 @@
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
-import { SONIC, freePort, redisCli, stopAll, transcript, waitForPort } from './harness.js';
+import { RawConn, SONIC, freePort, redisCli, stopAll, transcript, waitForPort } from './harness.js';
 import { stopEverything, waitFor } from './controller-helpers.js';
 import { keyInShard, startSonicCluster, type SonicCluster } from './cluster-helpers.js';
 
@@ -91,6 +91,18 @@ describe('sonic router (smoke)', () => {
       expect(await transcript(p2, [['HGETALL', 'seeds:h'], ['GET', 'seeds:none']])).toEqual(['HGETALL seeds:h => *2\r\n$1\r\nf\r\n$1\r\nv\r\n', 'GET seeds:none => $-1\r\n']);
     } finally {
       r2.kill('SIGKILL');
+    }
+  });
+
+  it('pub/sub: a subscriber is counted by PUBLISH and PUBSUB NUMSUB and gets the message', async () => {
+    const sub = await RawConn.open(port);
+    try {
+      expect(await sub.call('SUBSCRIBE', 'smoke-ch')).toEqual(['subscribe', 'smoke-ch', 1]);
+      expect(redisCli(port, ['PUBSUB', 'NUMSUB', 'smoke-ch']).stdout).toBe('smoke-ch\n1');
+      expect(redisCli(port, ['PUBLISH', 'smoke-ch', 'hello']).stdout).toBe('1');
+      expect(await sub.read()).toEqual(['message', 'smoke-ch', 'hello']);
+    } finally {
+      sub.close();
     }
   });
 

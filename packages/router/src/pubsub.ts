@@ -20,6 +20,7 @@ import { scatter, type Handler } from './commands.js';
 import type { NodeAddr } from './topology.js';
 
 const RESUBSCRIBE_MS = 100;
+const PUBSUB_OUTPUT_LIMIT = 32 * 1024 * 1024;
 
 export class PubSub {
   readonly channels = new Set<string>();
@@ -45,6 +46,11 @@ export class PubSub {
       if (n > 0) {
         this.swallow.set(conn, n - 1);
         return;
+      }
+      // A subscriber that does not read: closed, as Redis's client-output-buffer-limit pubsub (32 MB) does.
+      if (this.s.socket.writableLength > PUBSUB_OUTPUT_LIMIT) {
+        this.s.router.log.warn({ client: this.s.id }, 'router: closing a pub/sub client that does not read its messages');
+        return this.s.close();
       }
       this.s.local(reply);
     };

@@ -81,7 +81,7 @@ export class Session implements ReplyOwner {
       this.closing = true;
     }
     this.flush();
-    if (!this.paused && this.queue.length - this.head > MAX_PENDING) {
+    if (!this.paused && (this.queue.length - this.head > MAX_PENDING || this.socket.writableLength > MAX_OUTPUT)) {
       this.paused = true;
       this.socket.pause();
     }

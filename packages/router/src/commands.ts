@@ -277,7 +277,7 @@ function checkAuth(s: Session, user: string, pass: string): Buffer | null {
   const want = s.router.opts.requirepass;
   // Without --requirepass the default user has no password (Redis's "nopass"): any is accepted.
   if (user === 'default' && (want === '' || pass === want)) {
-    s.authed = true;
+    s.setAuthed(true);
     return null;
   }
   return errorReply(Err.wrongPass);
@@ -351,7 +351,7 @@ const reset: Handler = (s) => {
   s.pubsub = null;
   s.proto = 2;
   s.name = null;
-  if (s.router.opts.requirepass !== '') s.authed = false;
+  if (s.router.opts.requirepass !== '') s.setAuthed(false);
   s.local(Buffer.from('+RESET\r\n'));
 };
 

@@ -109,6 +109,12 @@ export class Session implements ReplyOwner {
     this.forward(args, spec);
   }
 
+  /** Authenticated or not (an unauthenticated client's requests are held to small limits). */
+  setAuthed(on: boolean): void {
+    this.authed = on;
+    this.parser.unauthenticated = !on;
+  }
+
   /** An error for a command (inside MULTI it also dooms the transaction). */
   fail(err: Buffer): void {
     if (this.tx.queuing) this.tx.dirty = true;

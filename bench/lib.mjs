@@ -78,6 +78,21 @@ function track(child) {
   return child;
 }
 
+/** Runs a script's async main: exit 0 when it resolves, 1 (with the stack) when it throws; every started process killed either way. */
+export function runMain(main) {
+  main().then(
+    () => {
+      killAll();
+      process.exit(0);
+    },
+    (err) => {
+      process.stderr.write(`bench: ${err?.stack ?? err}\n`);
+      killAll();
+      process.exit(1);
+    },
+  );
+}
+
 // ------------------------------------------------------------------ servers
 
 /**

@@ -27,6 +27,7 @@ import {
   parseArgs,
   parseCsv,
   run,
+  runMain,
   sleep,
   startRedis,
   startServer,
@@ -364,14 +365,4 @@ async function main() {
   }
 }
 
-main().then(
-  () => {
-    killAll();
-    process.exit(0);
-  },
-  (err) => {
-    process.stderr.write(`bench: ${err?.stack ?? err}\n`);
-    killAll();
-    process.exit(1);
-  },
-);
+runMain(main);

@@ -10,11 +10,10 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { execFileSync } from 'node:child_process';
 import { Redis } from 'ioredis';
-import { createClient } from 'redis';
 import { RawConn, redisCli } from './harness.js';
 import { sleep, stopEverything, waitFor } from './controller-helpers.js';
 import { slotOf, type SonicCluster } from './cluster-helpers.js';
-import { routerClient, shardIndex, startCluster, startRouter, stopRouters, type Router } from './router-helpers.js';
+import { routerClient, shardIndex, startCluster, startRouter, stopRouters, withNodeRedis, type Router } from './router-helpers.js';
 
 let cl: SonicCluster;
 let router: Router;
@@ -77,16 +76,11 @@ describe('cluster-wide commands through the router', () => {
     expect(await io.exists(...keys.slice(100, 150))).toBe(0);
     expect(await io.mget(keys[0]!, keys[99]!)).toEqual(['a', 'a']);
     // node-redis, the same scatter/gather.
-    const nr = createClient({ socket: { port: router.port, host: '127.0.0.1' } });
-    nr.on('error', () => {});
-    await nr.connect();
-    try {
+    await withNodeRedis(router.port, async (nr) => {
       expect(await nr.mSet(Object.fromEntries(keys.map((k) => [k, k])))).toBe('OK');
       expect(await nr.mGet(keys)).toEqual(keys);
       expect(await nr.del(keys)).toBe(N);
-    } finally {
-      nr.destroy();
-    }
+    });
   });
 
   it('KEYS and a full SCAN across all shards: every key exactly once; FLUSHALL empties every shard', async () => {
@@ -113,16 +107,11 @@ describe('cluster-wide commands through the router', () => {
     expect((await scan('MATCH', 'mk:1*')).sort()).toEqual(all.filter((k) => k.startsWith('mk:1')));
     expect(await scan('TYPE', 'hash')).toEqual(['mk:hash']);
     // A node-redis scanIterator (what session stores and caches use to clear keys).
-    const nr = createClient({ socket: { port: router.port, host: '127.0.0.1' } });
-    nr.on('error', () => {});
-    await nr.connect();
-    try {
+    await withNodeRedis(router.port, async (nr) => {
       const it: string[] = [];
       for await (const batch of nr.scanIterator({ MATCH: 'mk:*', COUNT: 200 })) it.push(...(Array.isArray(batch) ? batch : [batch]));
       expect(it.sort()).toEqual(all);
-    } finally {
-      nr.destroy();
-    }
+    });
     expect(await io.flushall()).toBe('OK');
     expect(await io.dbsize()).toBe(0);
     expect(await primarySizes()).toEqual([0, 0, 0]);
@@ -182,14 +171,9 @@ describe('cluster-wide commands through the router', () => {
       c.close();
     }
     // node-redis multi in one slot.
-    const nr = createClient({ socket: { port: router.port, host: '127.0.0.1' } });
-    nr.on('error', () => {});
-    await nr.connect();
-    try {
+    await withNodeRedis(router.port, async (nr) => {
       expect(await nr.multi().set('{nr}a', '1').incr('{nr}a').get('{nr}a').exec()).toEqual(['OK', 2, '2']);
-    } finally {
-      nr.destroy();
-    }
+    });
   });
 
   it('WATCH: a change by another client aborts EXEC; no change lets it run', async () => {
@@ -300,10 +284,7 @@ describe('cluster-wide commands through the router', () => {
       raw.close();
     }
     // node-redis subscriber (RESP as node-redis opens it).
-    const nsub = createClient({ socket: { port: router.port, host: '127.0.0.1' } });
-    nsub.on('error', () => {});
-    await nsub.connect();
-    try {
+    await withNodeRedis(router.port, async (nsub) => {
       const n: string[] = [];
       await nsub.subscribe('nr-news', (m) => n.push(m));
       await nsub.sSubscribe('{nr}shard', (m) => n.push(`s:${m}`));
@@ -311,9 +292,7 @@ describe('cluster-wide commands through the router', () => {
       await io.spublish('{nr}shard', 'there');
       await waitFor('node-redis gets both', () => n.length === 2, 10000);
       expect(n.sort()).toEqual(['hi', 's:there']);
-    } finally {
-      nsub.destroy();
-    }
+    });
   });
 
   it('SELECT 0 only; AUTH against the router\'s --requirepass (NOAUTH before, WRONGPASS on a bad one)', async () => {
@@ -349,14 +328,9 @@ describe('cluster-wide commands through the router', () => {
       withPw.disconnect();
     }
     expect(redisCli(secured.port, ['--no-auth-warning', '-a', 's3cret', 'GET', 'auth:x']).stdout).toBe('1');
-    const nr = createClient({ socket: { port: secured.port, host: '127.0.0.1' }, password: 's3cret' });
-    nr.on('error', () => {});
-    await nr.connect();
-    try {
+    await withNodeRedis(secured.port, async (nr) => {
       expect(await nr.get('auth:x')).toBe('1');
-    } finally {
-      nr.destroy();
-    }
+    }, 's3cret');
     await secured.stop();
   });
 

@@ -6,6 +6,7 @@
  */
 import { spawn, type ChildProcess } from 'node:child_process';
 import { Redis, type RedisOptions } from 'ioredis';
+import { createClient } from 'redis';
 import { SONIC, freePort, waitForPort } from './harness.js';
 import { stopEverything, waitFor } from './controller-helpers.js';
 import { keyInShard, startSonicCluster, type SonicCluster, type SonicClusterOptions } from './cluster-helpers.js';
@@ -118,6 +119,23 @@ export function routerClient(r: Router, opts: RedisOptions = {}): Redis {
   const c = new Redis({ port: r.port, host: r.host, ...opts });
   c.on('error', () => {});
   return c;
+}
+
+function nodeRedis(port: number, password?: string) {
+  return createClient({ socket: { port, host: '127.0.0.1' }, password });
+}
+export type NodeRedis = ReturnType<typeof nodeRedis>;
+
+/** Runs `fn` with a connected node-redis client of `port` (createClient, standalone), destroyed afterwards. */
+export async function withNodeRedis<T>(port: number, fn: (c: NodeRedis) => Promise<T>, password?: string): Promise<T> {
+  const c = nodeRedis(port, password);
+  c.on('error', () => {});
+  await c.connect();
+  try {
+    return await fn(c);
+  } finally {
+    c.destroy();
+  }
 }
 
 /** The keys' spread over the shards' slot ranges (even ranges, as `sonic cluster create` assigns). */

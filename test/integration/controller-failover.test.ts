@@ -179,7 +179,8 @@ describe('controller failover', () => {
   });
 
   // A node learns a new configuration from its watch streams and, while it is behind a
-  // controller, from that controller's heartbeat replies (before, a reply carried only
+  // controller (by a configuration applied there 300 ms ago or more), from that
+  // controller's heartbeat replies (before, a reply carried only
   // the epoch and the agent reopened its watches after a second unless any controller
   // answered an older one): a stalled stream costs at most a heartbeat interval.
   it('a heartbeat reply carries the configuration to a node that holds an older epoch, and only then', async () => {
@@ -204,8 +205,12 @@ describe('controller failover', () => {
         expect(current.unknown).toBe(true);
         expect(current.config!.epoch).toBe(current.epoch);
         expect(current.config!.shards.find((x) => x.id === 'shard-1')).toMatchObject({ primary: 'n1', replicas: ['n2', 'n3'] });
-        const behind = await hb(current.epoch - 1);
-        expect(behind.config?.epoch).toBe(behind.epoch);
+        // A configuration is left to the watches for 300 ms before replies carry it.
+        const behind = await waitFor('a reply to a node one epoch behind carries the configuration', async () => {
+          const r = await hb(current.epoch - 1);
+          return r.config !== undefined ? r : null;
+        });
+        expect(behind.config!.epoch).toBe(behind.epoch);
         // Up to date: no configuration in the reply (unless the epoch moved on meanwhile,
         // e.g. a replica marked down under load: then the newer one).
         let held = behind.epoch;

@@ -72,6 +72,8 @@ export interface ControllerOptions {
 
 /** How often an agent should send heartbeats. */
 export const HEARTBEAT_MS = 200;
+/** How long a configuration is left to the watch streams before heartbeat replies carry it. */
+const SETTLED_MS = 300;
 const OPINION_MS = 200;
 /** How long a proposed command may take to be applied before its caller gets an error. */
 const SUBMIT_TIMEOUT_MS = 5000;
@@ -123,6 +125,8 @@ export class Controller {
   private readonly stuckLogged = new Map<string, string>();
   private wasLeader = false;
   private lastLeader: string | null = null;
+  /** Epochs and when this controller applied them (the last 10 s, and the one before). */
+  private readonly appliedAt: { epoch: number; at: number }[] = [];
   private closed = false;
 
   constructor(
@@ -344,6 +348,9 @@ export class Controller {
   // ------------------------------------------------------------------ configuration changes
 
   private configChanged(before: ClusterConfig, cmd: Command | null): void {
+    const now = Date.now();
+    this.appliedAt.push({ epoch: this.config.epoch, at: now });
+    while (this.appliedAt.length > 1 && this.appliedAt[1]!.at < now - 10_000) this.appliedAt.shift();
     const proto = configToProto(this.config);
     for (const w of this.watchers) w.write(proto);
     for (const ev of configEvents(before, this.config)) this.sentinel.publish(ev);
@@ -667,9 +674,11 @@ export class Controller {
         const q = call.request;
         this.recordHeartbeat(q);
         const n = findNode(this.config, q.nodeId);
-        // A node behind this controller gets the configuration in the reply: it does not
-        // depend on its watch streams alone (a stalled one would leave it behind for good).
-        const behind = q.epoch < this.config.epoch;
+        // A node still behind a configuration its watch had time to deliver gets it in the
+        // reply: it does not depend on its watch streams alone. (Not for the newest
+        // epochs: while slots move the epoch changes many times a second and the watch
+        // is about to deliver them.)
+        const behind = q.epoch < this.settledEpoch(Date.now());
         cb(null, { epoch: this.config.epoch, unknown: n === undefined || (n.runId !== q.runId && this.config.epoch > 0), intervalMs: HEARTBEAT_MS, config: behind ? configToProto(this.config) : undefined });
       },
       watch: (call) => {
@@ -720,6 +729,13 @@ export class Controller {
         return this.statusReply();
       }),
     };
+  }
+
+  /** The newest epoch applied here at least SETTLED_MS ago (its watchers had that long). */
+  private settledEpoch(now: number): number {
+    for (let i = this.appliedAt.length - 1; i >= 0; i--) if (this.appliedAt[i]!.at <= now - SETTLED_MS) return this.appliedAt[i]!.epoch;
+    // Nothing applied since this process started (a configuration loaded from disk).
+    return this.appliedAt.length === 0 ? this.config.epoch : 0;
   }
 
   private recordHeartbeat(q: controlPb.HeartbeatRequest): void {

@@ -3,9 +3,9 @@
  *
  * It registers with the controllers (node id, addresses, run id), sends every
  * controller a heartbeat with its replication id, offset and configuration epoch, and
- * watches the cluster configuration on every controller; a controller whose
- * configuration is newer than the heartbeat's epoch puts it in its reply, so a stalled
- * watch costs at most a heartbeat interval. It applies only configurations with a higher
+ * watches the cluster configuration on every controller; a controller that applied a
+ * newer configuration than the heartbeat's epoch 300 ms ago or more puts its own in the
+ * reply, so a stalled watch costs a few hundred ms. It applies only configurations with a higher
  * epoch than it holds, and brings the node to what they say: a primary that is no
  * longer primary becomes a replica of the new one (fencing), a replica follows its
  * shard's primary, a promoted replica becomes primary.

@@ -6,11 +6,12 @@
  * failed with the router's "outcome unknown" error; every acknowledged write is present
  * afterwards (repl-sync-mode sync, two replicas in the victim's shard). A subscriber
  * (SUBSCRIBE and SSUBSCRIBE on a channel of the victim's shard) keeps receiving, and a
- * BLPOP on a key of the victim's shard is served by the new primary.
+ * BLPOP on a key of the victim's shard, blocked for longer than --retry-timeout when the
+ * primary dies, is served by the new primary.
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { Cluster } from 'ioredis';
-import { kill, status, stopEverything, waitFor } from './controller-helpers.js';
+import { kill, sleep, status, stopEverything, waitFor } from './controller-helpers.js';
 import { keyInShard, slotOf, type SonicCluster } from './cluster-helpers.js';
 import { RouterWorkload, routerClient, shardIndex, startCluster, startRouter, stopRouters, type Router } from './router-helpers.js';
 
@@ -70,10 +71,14 @@ describe('router across a failover', () => {
 
     const blocked = routerClient(router);
     const blKey = keyInShard(1, 3, 'fo:bl:');
-    const popped = blocked.blpop(blKey, 0);
+    const blockedAt = Date.now();
+    const popped = blocked.blpop(blKey, 0).catch((e: Error) => `BLPOP failed: ${e.message}`);
 
     const load = new RouterWorkload(router, 'fo');
     await waitFor('the workload runs on every shard', () => load.ackedSince(0, inVictim) > 200 && load.reads > 200, 20000);
+    // The BLPOP has waited longer than --retry-timeout when its node dies (its hold must
+    // count from the loss, not from when it was sent).
+    await sleep(Math.max(0, blockedAt + 11000 - Date.now()));
     const t = Date.now();
     await kill(victim);
     const after = await waitFor(

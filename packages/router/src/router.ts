@@ -417,6 +417,9 @@ export class Router implements BackendHooks {
         r.pin.n--;
         r.pin = null;
       }
+      // A blocking command may have waited on its node longer than the retry timeout
+      // (its deadline was set when first sent): its hold counts from the loss.
+      if (r.dedicated) r.deadline = Date.now() + this.opts.retryTimeoutMs;
       if (!r.written || r.retrySafe) this.retryLater(r, CONN_LOST);
       else {
         this.stats.writeUnknown++;

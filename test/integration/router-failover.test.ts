@@ -4,8 +4,9 @@
  * through the router: the controllers promote a replica, the router holds and retries
  * what is safe to retry, and the clients see no read error at all; a write is only ever
  * failed with the router's "outcome unknown" error; every acknowledged write is present
- * afterwards (repl-sync-mode sync, two replicas in the victim's shard). A subscriber
- * (SUBSCRIBE and SSUBSCRIBE on a channel of the victim's shard) keeps receiving, and a
+ * afterwards (repl-sync-mode sync, two replicas in the victim's shard). The victim is
+ * shard 1's primary, where the router keeps plain subscriptions: a subscriber (SUBSCRIBE,
+ * and SSUBSCRIBE on a channel of the victim's shard) keeps receiving, and a
  * BLPOP on a key of the victim's shard, blocked for longer than --retry-timeout when the
  * primary dies, is served by the new primary.
  */
@@ -19,7 +20,7 @@ let cl: SonicCluster;
 let router: Router;
 
 beforeAll(async () => {
-  cl = await startCluster({ downAfterMs: 500, replicas: [1, 2, 1], args: ['--repl-sync-mode', 'sync', '--repl-sync-timeout', '2000'] });
+  cl = await startCluster({ downAfterMs: 500, replicas: [2, 1, 1], args: ['--repl-sync-mode', 'sync', '--repl-sync-timeout', '2000'] });
   // A generous hold: the test is about what clients see, not about how fast a loaded
   // machine fails over.
   router = await startRouter(cl, ['--retry-timeout', '10000']);
@@ -56,10 +57,11 @@ function publisher(r: Router, channel: string, shardChannel: string) {
 
 describe('router across a failover', () => {
   it('SIGKILL of a primary under a read/write workload: no read errors, unknown-outcome writes only as such, nothing acknowledged lost; pub/sub and BLPOP carry on', async () => {
-    const victim = cl.primaries[1]!;
-    const inVictim = (k: string) => shardIndex(slotOf(k)) === 1;
+    // Shard 1: the router's plain SUBSCRIBE connections sit on the first primary.
+    const victim = cl.primaries[0]!;
+    const inVictim = (k: string) => shardIndex(slotOf(k)) === 0;
     const channel = 'fo:news';
-    const shardChannel = keyInShard(1, 3, 'fo:sch:');
+    const shardChannel = keyInShard(0, 3, 'fo:sch:');
     const sub = routerClient(router);
     const got = { m: [] as number[], s: [] as number[] };
     sub.on('message', (_ch: string, m: string) => got.m.push(Number(m)));
@@ -70,7 +72,7 @@ describe('router across a failover', () => {
     await waitFor('the subscriber receives', () => got.m.length > 3 && got.s.length > 3, 10000);
 
     const blocked = routerClient(router);
-    const blKey = keyInShard(1, 3, 'fo:bl:');
+    const blKey = keyInShard(0, 3, 'fo:bl:');
     const blockedAt = Date.now();
     const popped = blocked.blpop(blKey, 0).catch((e: Error) => `BLPOP failed: ${e.message}`);
 
@@ -85,8 +87,8 @@ describe('router across a failover', () => {
       'a replica promoted',
       async () => {
         const s = await status(cl.g);
-        const p = s?.config.shards.find((x) => x.id === 'shard-2')?.primary;
-        return p === 'r2a' || p === 'r2b' ? s : null;
+        const p = s?.config.shards.find((x) => x.id === 'shard-1')?.primary;
+        return p === 'r1a' || p === 'r1b' ? s : null;
       },
       20000,
     );
@@ -112,7 +114,7 @@ describe('router across a failover', () => {
     expect(load.readErrors, load.readErrors.slice(0, 10).join('\n')).toEqual([]);
     expect(load.writeErrors, load.writeErrors.slice(0, 10).join('\n')).toEqual([]);
     // What the cluster holds, asked of the nodes directly.
-    const direct = new Cluster([cl.primaries[0]!, cl.primaries[2]!].map((p) => ({ host: p.host, port: p.port })), { redisOptions: { maxRetriesPerRequest: 3 } });
+    const direct = new Cluster([cl.primaries[1]!, cl.primaries[2]!].map((p) => ({ host: p.host, port: p.port })), { redisOptions: { maxRetriesPerRequest: 3 } });
     direct.on('error', () => {});
     try {
       const missing = await load.missing((k) => direct.get(k));

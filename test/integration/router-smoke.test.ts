@@ -61,6 +61,21 @@ describe('sonic router (smoke)', () => {
     expect(r.stdout.split('\n')).toEqual(want);
   });
 
+  it('sends SCRIPT LOAD and FUNCTION LOAD to every primary, so EVALSHA/FCALL work on every shard', () => {
+    const body = "return redis.call('GET', KEYS[1])";
+    const sha = redisCli(port, ['SCRIPT', 'LOAD', body]).stdout;
+    expect(sha).toMatch(/^[0-9a-f]{40}$/);
+    for (const p of cl.primaries) expect(redisCli(p.port, ['SCRIPT', 'EXISTS', sha]).stdout).toBe('1');
+    const lib = "#!lua name=smokelib\nredis.register_function('smokeget', function(keys) return redis.call('GET', keys[1]) end)";
+    expect(redisCli(port, ['FUNCTION', 'LOAD', 'REPLACE', lib]).stdout).toBe('smokelib');
+    for (let i = 0; i < 3; i++) {
+      const k = keyInShard(i, 3, 'script:');
+      expect(redisCli(port, ['SET', k, `s${i}`]).stdout).toBe('OK');
+      expect(redisCli(port, ['EVALSHA', sha, '1', k]).stdout).toBe(`s${i}`);
+      expect(redisCli(port, ['FCALL', 'smokeget', '1', k]).stdout).toBe(`s${i}`);
+    }
+  });
+
   it('refuses CROSSSLOT where a single node would, and SELECT other than 0', () => {
     expect(redisCli(port, ['RENAME', 'a', 'b']).stdout).toContain('CROSSSLOT');
     expect(redisCli(port, ['SELECT', '1']).stdout.trim()).toBe('ERR DB index is out of range');

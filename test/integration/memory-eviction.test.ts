@@ -52,9 +52,18 @@ describe('maxmemory eviction', () => {
       try {
         const n = 60_000; // ~60 MB of values into ~21 MB of room
         await load(r, 'k', n, volatile); // volatile: the 15k keys without a TTL fit
-        const info = await r.info();
-        const used = infoField(info, 'used_memory');
-        // INFO itself runs after the eviction check, so the figure is at or below the limit.
+        let info = await r.info();
+        let used = infoField(info, 'used_memory');
+        // INFO runs after the eviction check. That check works in time slices, as Redis's
+        // does: when a slice runs out (a GC pause on a loaded machine) the command goes on
+        // and the eviction finishes between commands, so the figure may be over the limit
+        // by the last write, briefly.
+        expect(used).toBeLessThanOrEqual(LIMIT + 64 * 1024);
+        for (let i = 0; i < 40 && used > LIMIT; i++) {
+          await new Promise((res) => setTimeout(res, 50));
+          info = await r.info();
+          used = infoField(info, 'used_memory');
+        }
         expect(used).toBeLessThanOrEqual(LIMIT);
         expect(used).toBeGreaterThan(LIMIT * 0.8);
         const evicted = infoField(info, 'evicted_keys');

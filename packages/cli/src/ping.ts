@@ -3,7 +3,7 @@
  * health checks and scripts. Prints PONG and exits 0, or the error and exits 1; gives up
  * after --timeout ms (2 s), so a hung process fails its health check instead of hanging it.
  */
-import { connect } from 'node:net';
+import { AuthError, oneShot, RespError, type RespValue } from '@sonic/protocol';
 
 export const PING_USAGE = `Usage: sonic ping [--host HOST] [--port PORT] [--password PW] [--timeout MS]
 
@@ -53,48 +53,17 @@ export function parsePingArgs(args: string[], env: NodeJS.ProcessEnv): PingOptio
   return o;
 }
 
-function bulk(s: string): string {
-  return `$${Buffer.byteLength(s)}\r\n${s}\r\n`;
-}
-
-/** Resolves with PING's reply line (PONG) or rejects with the error reply or the socket error. */
-export function ping(o: PingOptions): Promise<string> {
-  return new Promise((resolvePing, rejectPing) => {
-    const sock = connect({ host: o.host, port: o.port });
-    let buf = '';
-    let settled = false;
-    const done = (err: Error | null, v = '') => {
-      if (settled) return;
-      settled = true;
-      clearTimeout(timer);
-      sock.destroy();
-      if (err) rejectPing(err);
-      else resolvePing(v);
-    };
-    const timer = setTimeout(() => done(new Error(`no reply from ${o.host}:${o.port} within ${o.timeoutMs} ms`)), o.timeoutMs);
-    // Replies expected in order: AUTH's (when sent), then PING's.
-    let authPending = o.password !== '';
-    sock.setNoDelay(true);
-    sock.on('connect', () => sock.write((authPending ? `*2\r\n${bulk('AUTH')}${bulk(o.password)}` : '') + `*1\r\n${bulk('PING')}`));
-    sock.on('data', (d) => {
-      buf += d.toString('latin1');
-      for (let nl = buf.indexOf('\r\n'); nl >= 0; nl = buf.indexOf('\r\n')) {
-        const line = buf.slice(0, nl);
-        buf = buf.slice(nl + 2);
-        if (authPending) {
-          authPending = false;
-          // As redis-cli: a server without a password answers this and serves PING anyway.
-          if (line.startsWith('-') && !/without any password configured/.test(line)) return done(new Error(`AUTH failed: ${line.slice(1)}`));
-          continue;
-        }
-        if (line.startsWith('-')) return done(new Error(line.slice(1)));
-        if (line.startsWith('+')) return done(null, line.slice(1));
-        return done(new Error(`unexpected reply to PING: ${JSON.stringify(line.slice(0, 80))}`));
-      }
-    });
-    sock.on('error', (e: NodeJS.ErrnoException) => done(new Error(`${o.host}:${o.port}: ${e.code ?? e.message}`)));
-    sock.on('close', () => done(new Error(`${o.host}:${o.port}: connection closed before the reply`)));
-  });
+/** Resolves with PING's reply (PONG) or rejects with the error reply or the connection's error. */
+export async function ping(o: PingOptions): Promise<string> {
+  let r: RespValue;
+  try {
+    r = await oneShot(o.host, o.port, ['PING'], { password: o.password, timeoutMs: o.timeoutMs, allowNoPassword: true });
+  } catch (e) {
+    throw e instanceof AuthError ? new Error(`AUTH failed: ${e.message}`) : e;
+  }
+  if (r instanceof RespError) throw new Error(r.message);
+  if (typeof r !== 'string') throw new Error(`unexpected reply to PING: ${JSON.stringify(String(r)).slice(0, 80)}`);
+  return r;
 }
 
 export async function runPing(args: string[]): Promise<number> {

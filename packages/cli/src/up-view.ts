@@ -5,8 +5,8 @@
  * what was gathered, `shapeKey` is the part that a plain (non-TTY) view prints on change.
  */
 import type { controlPb } from '@sonic/protocol';
-import { RespError } from '@sonic/protocol';
-import { ControlClients, formatSlotRanges, formatTable, oneShot, parseInfo } from '@sonic/controller';
+import { oneShot, RespError } from '@sonic/protocol';
+import { ControlClients, formatSlotRanges, formatTable, parseInfo } from '@sonic/controller';
 import type { Child } from './up-procs.js';
 
 export interface NodeInfo {

@@ -13,8 +13,8 @@
 import { mkdirSync, readFileSync, renameSync, rmSync, writeFileSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import { pino, type Logger } from 'pino';
-import { keyHashSlot, RespError, SLOTS, type controlPb } from '@sonic/protocol';
-import { ControlClients, parseControllers, oneShot, parseInfo } from '@sonic/controller';
+import { keyHashSlot, oneShot, RespError, SLOTS, type controlPb } from '@sonic/protocol';
+import { ControlClients, parseControllers, parseInfo } from '@sonic/controller';
 import { runCluster } from './cluster.js';
 import { Child, cmdline, freePairs, nextFreePort, pidAlive, sleep, SONIC_MAIN, stopLeftover, waitListening, type ProcSpec } from './up-procs.js';
 import { collect, render, shapeKey } from './up-view.js';

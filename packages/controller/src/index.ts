@@ -5,7 +5,7 @@ export { ControlClients, parseControllers, callUnary, grpcTarget, CHANNEL_OPTION
 export { configFromProto, configToProto } from './agent/convert.js';
 export { runController, CONTROLLER_USAGE, ControllerConfigError, readOptions } from './server/main.js';
 export { runAdmin, ranges as formatSlotRanges, table as formatTable } from './server/admin.js';
-export { oneShot, parseInfo } from './server/node-link.js';
+export { parseInfo } from './server/node-link.js';
 export * from './raft/raft.js';
 export * from './raft/file-storage.js';
 export * from './raft/memory-storage.js';

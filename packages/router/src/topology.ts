@@ -6,9 +6,8 @@
  */
 import type * as grpc from '@grpc/grpc-js';
 import type { Logger } from 'pino';
-import { SLOTS, type RespValue, type controlPb } from '@sonic/protocol';
+import { oneShot, RespError, SLOTS, type RespValue, type controlPb } from '@sonic/protocol';
 import { ControlClients, configFromProto, type ClusterConfig, type ControllerAddress } from '@sonic/controller';
-import { callNode } from './node-call.js';
 import type { Endpoint } from './options.js';
 
 export interface NodeAddr {
@@ -257,7 +256,8 @@ export class SeedTopology implements TopologySource {
     let last: unknown = null;
     for (const n of known.values()) {
       try {
-        const reply = await callNode(n.host, n.port, this.password, ['CLUSTER', 'SHARDS']);
+        const reply = await oneShot(n.host, n.port, ['CLUSTER', 'SHARDS'], { password: this.password, timeoutMs: 1500 });
+        if (reply instanceof RespError) throw new Error(`${n.host}:${n.port}: ${reply.message}`);
         const m = SlotMap.fromClusterShards(reply, this.epoch + 1);
         if (this.current === null || !sameTopology(this.current, m)) {
           this.epoch++;

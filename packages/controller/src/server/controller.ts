@@ -17,7 +17,7 @@ import type { RaftStatus } from '../raft/types.js';
 import { createHash, randomBytes } from 'node:crypto';
 import * as grpc from '@grpc/grpc-js';
 import type { Logger } from 'pino';
-import { controlPb, raftPb, RespError } from '@sonic/protocol';
+import { controlPb, oneShot, raftPb, RespError } from '@sonic/protocol';
 import { RaftNode } from '../raft/raft.js';
 import type { Message, RaftStorageState, Ready } from '../raft/types.js';
 import {
@@ -40,7 +40,7 @@ import { configToProto } from '../agent/convert.js';
 import { callUnary, CHANNEL_OPTIONS, grpcTarget, type UnaryMethod } from '../agent/client.js';
 import { SentinelServer } from '../sentinel/server.js';
 import { configEvents, downEvent, type NodeLive, type SentinelState } from '../sentinel/commands.js';
-import { NodeProbe, oneShot, queryReplInfo, type ReplInfo } from './node-link.js';
+import { NodeProbe, queryReplInfo, type ReplInfo } from './node-link.js';
 import { PeerTransport, type PeerAddress } from './transport.js';
 
 export interface RaftStorage {

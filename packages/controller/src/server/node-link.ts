@@ -4,7 +4,7 @@
  * one-shot commands (INFO of a failover candidate, REPLICAOF, CLIENT PAUSE).
  */
 import { Socket } from 'node:net';
-import { encodeCommand, NEED_MORE, ReplyParser, RespError, type RespValue } from '@sonic/protocol';
+import { encodeCommand, NEED_MORE, oneShot, ReplyParser, RespError, type RespValue } from '@sonic/protocol';
 
 /** Parses an INFO reply into fields. */
 export function parseInfo(text: string): Record<string, string> {
@@ -40,44 +40,6 @@ export function replInfoFrom(f: Record<string, string>): ReplInfo | null {
     priority: f.slave_priority !== undefined ? Number(f.slave_priority) : 100,
     runId: f.run_id ?? '',
   };
-}
-
-/** Sends one command on a fresh connection; resolves to its reply (errors as RespError values). */
-export function oneShot(host: string, port: number, args: string[], opts: { password?: string; timeoutMs?: number } = {}): Promise<RespValue> {
-  return new Promise((resolve, reject) => {
-    const s = new Socket();
-    const parser = new ReplyParser();
-    const replies: RespValue[] = [];
-    const expect = opts.password ? 2 : 1;
-    const timer = setTimeout(() => {
-      s.destroy();
-      reject(new Error(`${host}:${port}: no reply within ${opts.timeoutMs ?? 1000} ms`));
-    }, opts.timeoutMs ?? 1000);
-    s.setNoDelay(true);
-    s.once('error', (e) => {
-      clearTimeout(timer);
-      reject(e);
-    });
-    s.on('data', (d: Buffer) => {
-      parser.push(d);
-      for (;;) {
-        const v = parser.next();
-        if (v === NEED_MORE) break;
-        replies.push(v);
-      }
-      if (replies.length >= expect) {
-        clearTimeout(timer);
-        s.destroy();
-        const auth = opts.password ? replies[0] : null;
-        if (auth instanceof RespError) reject(new Error(`${host}:${port}: AUTH failed: ${auth.message}`));
-        else resolve(replies[expect - 1]!);
-      }
-    });
-    s.connect(port, host, () => {
-      if (opts.password) s.write(encodeCommand(['AUTH', opts.password]));
-      s.write(encodeCommand(args));
-    });
-  });
 }
 
 export async function queryReplInfo(host: string, port: number, password: string, timeoutMs: number): Promise<ReplInfo> {

@@ -8,10 +8,9 @@
  * per event-loop turn) and at least once a second. The link reconnects after a second
  * whenever the stream breaks.
  */
-import { Socket } from 'node:net';
 import * as grpc from '@grpc/grpc-js';
 import type { Logger } from 'pino';
-import { replicationPb, ReplyParser, NEED_MORE, encodeCommand } from '@sonic/protocol';
+import { replicationPb, oneShot, AuthError } from '@sonic/protocol';
 import type { Client } from '../server/client.js';
 import { RdbFileLoader } from '../persistence/rdb-file.js';
 import type { Replication } from './replication.js';
@@ -328,44 +327,11 @@ export class ReplicaLink {
  * Asks the primary's client port for its bus port (CONFIG GET bus-port; 0 means client
  * port + 10000). Rejects when the primary cannot be reached.
  */
-function askBusPort(host: string, port: number, pass: string, user: string): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const s = new Socket();
-    const parser = new ReplyParser();
-    const replies: unknown[] = [];
-    const expected = pass !== '' ? 2 : 1;
-    const timer = setTimeout(() => {
-      s.destroy();
-      reject(new Error('timeout asking the primary for its bus port'));
-    }, 5000);
-    s.once('error', (err) => {
-      clearTimeout(timer);
-      reject(err);
-    });
-    s.on('data', (d: Buffer) => {
-      parser.push(d);
-      for (;;) {
-        const v = parser.next();
-        if (v === NEED_MORE) break;
-        replies.push(v);
-      }
-      if (replies.length >= expected) {
-        clearTimeout(timer);
-        s.destroy();
-        if (pass !== '' && replies[0] instanceof Error) {
-          reject(new Error(`Unable to AUTH to MASTER: ${replies[0].message}`));
-          return;
-        }
-        const r = replies[expected - 1];
-        if (Array.isArray(r) && r.length === 2) resolve(Number(String(r[1])) || 0);
-        else resolve(0);
-      }
-    });
-    s.connect(port, host, () => {
-      const cmds: Buffer[] = [];
-      if (pass !== '') cmds.push(encodeCommand(user !== '' ? ['AUTH', user, pass] : ['AUTH', pass]));
-      cmds.push(encodeCommand(['CONFIG', 'GET', 'bus-port']));
-      s.write(Buffer.concat(cmds));
-    });
-  });
+async function askBusPort(host: string, port: number, pass: string, user: string): Promise<number> {
+  try {
+    const r = await oneShot(host, port, ['CONFIG', 'GET', 'bus-port'], { password: pass, user, timeoutMs: 5000 });
+    return Array.isArray(r) && r.length === 2 ? Number(String(r[1])) || 0 : 0;
+  } catch (e) {
+    throw e instanceof AuthError ? new Error(`Unable to AUTH to MASTER: ${e.message}`) : e;
+  }
 }

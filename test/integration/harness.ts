@@ -235,19 +235,28 @@ export class RawConn {
   }
 }
 
+export interface TranscriptOptions {
+  /** FLUSHALL before the commands. */
+  flushFirst?: boolean;
+  /** Rewrites a reply before it is recorded (e.g. masks generated IDs). */
+  mask?: (cmd: string[], reply: string) => string;
+}
+
 /**
  * The raw replies of `cmds` sent one by one on a fresh connection (after HELLO 3 when
  * `resp3`), each as `command => reply bytes`: for comparing Sonic with redis-server.
  */
-export async function transcript(port: number, cmds: string[][], resp3 = false): Promise<string[]> {
+export async function transcript(port: number, cmds: string[][], resp3 = false, o: TranscriptOptions = {}): Promise<string[]> {
   const c = await RawConn.open(port);
   try {
     if (resp3) await c.call('HELLO', '3');
+    if (o.flushFirst) await c.call('FLUSHALL');
     const out: string[] = [];
     for (const cmd of cmds) {
       const from = c.raw.length;
       await c.call(...cmd);
-      out.push(`${cmd.join(' ')} => ${c.raw.subarray(from).toString('latin1')}`);
+      const reply = c.raw.subarray(from).toString('latin1');
+      out.push(`${cmd.join(' ')} => ${o.mask ? o.mask(cmd, reply) : reply}`);
     }
     return out;
   } finally {

@@ -7,7 +7,7 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { Redis } from 'ioredis';
 import { createClient } from 'redis';
-import { RawConn, redisCli, startRedis, startSonic, stopAll, type Proc } from './harness.js';
+import { RawConn, redisCli, startRedis, startSonic, stopAll, transcript, type Proc } from './harness.js';
 import type { RespValue } from '@sonic/protocol';
 
 let sonic: Proc;
@@ -17,23 +17,6 @@ beforeAll(async () => {
   [sonic, redis] = await Promise.all([startSonic(), startRedis()]);
 });
 afterAll(stopAll);
-
-/** Runs commands one by one on a fresh connection; returns each reply's raw bytes. */
-async function transcript(port: number, cmds: string[][], resp3: boolean): Promise<string[]> {
-  const c = await RawConn.open(port);
-  try {
-    if (resp3) await c.call('HELLO', '3');
-    const out: string[] = [];
-    for (const cmd of cmds) {
-      const from = c.raw.length;
-      await c.call(...cmd);
-      out.push(`${cmd.join(' ')} => ${c.raw.subarray(from).toString('latin1')}`);
-    }
-    return out;
-  } finally {
-    c.close();
-  }
-}
 
 async function expectSame(prefix: string, lines: string[], resp3 = false): Promise<void> {
   const cmds = lines.map((l) => l.split(' ').map((t) => (t.startsWith('k:') ? prefix + t : t)));

@@ -6,7 +6,7 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { Redis } from 'ioredis';
 import { createClient } from 'redis';
-import { RawConn, redisCli, startRedis, startSonic, stopAll, type Proc } from './harness.js';
+import { RawConn, redisCli, startRedis, startSonic, stopAll, transcript, type Proc } from './harness.js';
 
 let sonic: Proc;
 let redis: Proc;
@@ -15,23 +15,6 @@ beforeAll(async () => {
   [sonic, redis] = await Promise.all([startSonic(), startRedis()]);
 });
 afterAll(stopAll);
-
-/** Runs commands one by one on a fresh connection; returns each reply's raw bytes. */
-async function transcript(port: number, cmds: string[][], resp3 = false): Promise<string[]> {
-  const c = await RawConn.open(port);
-  try {
-    if (resp3) await c.call('HELLO', '3');
-    const out: string[] = [];
-    for (const cmd of cmds) {
-      const from = c.raw.length;
-      await c.call(...cmd);
-      out.push(`${cmd.join(' ')} => ${c.raw.subarray(from).toString('latin1')}`);
-    }
-    return out;
-  } finally {
-    c.close();
-  }
-}
 
 async function expectSame(cmds: string[][], resp3 = false): Promise<void> {
   const [a, b] = await Promise.all([transcript(sonic.port, cmds, resp3), transcript(redis.port, cmds, resp3)]);

@@ -8,7 +8,7 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { Redis } from 'ioredis';
 import { createClient } from 'redis';
-import { RawConn, startRedis, startSonic, stopAll, type Proc } from './harness.js';
+import { startRedis, startSonic, stopAll, transcript, type Proc } from './harness.js';
 
 let sonic: Proc;
 let redis: Proc;
@@ -21,26 +21,8 @@ afterAll(stopAll);
 /** Masks what differs by design: idle times, delivery times, radix-tree node counts. */
 type Mask = (cmd: string[], reply: string) => string;
 
-async function transcript(port: number, cmds: string[][], resp3: boolean, mask?: Mask): Promise<string[]> {
-  const c = await RawConn.open(port);
-  try {
-    if (resp3) await c.call('HELLO', '3');
-    const out: string[] = [];
-    for (const cmd of cmds) {
-      const from = c.raw.length;
-      await c.call(...cmd);
-      let reply = c.raw.subarray(from).toString('latin1');
-      if (mask) reply = mask(cmd, reply);
-      out.push(`${cmd.join(' ')} => ${reply}`);
-    }
-    return out;
-  } finally {
-    c.close();
-  }
-}
-
 async function expectSame(cmds: string[][], resp3 = false, mask?: Mask): Promise<void> {
-  const [a, b] = await Promise.all([transcript(sonic.port, cmds, resp3, mask), transcript(redis.port, cmds, resp3, mask)]);
+  const [a, b] = await Promise.all([transcript(sonic.port, cmds, resp3, { mask }), transcript(redis.port, cmds, resp3, { mask })]);
   expect(a).toEqual(b);
 }
 

@@ -6,7 +6,7 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { Redis } from 'ioredis';
 import { createClient } from 'redis';
-import { RawConn, redisCli, startRedis, startSonic, stopAll, type Proc } from './harness.js';
+import { RawConn, redisCli, startRedis, startSonic, stopAll, transcript, type Proc } from './harness.js';
 
 let sonic: Proc;
 let redis: Proc;
@@ -16,29 +16,12 @@ beforeAll(async () => {
 });
 afterAll(stopAll);
 
-async function transcript(port: number, cmds: string[][], resp3: boolean): Promise<string[]> {
-  const c = await RawConn.open(port);
-  try {
-    if (resp3) await c.call('HELLO', '3');
-    await c.call('FLUSHALL');
-    const out: string[] = [];
-    for (const cmd of cmds) {
-      const from = c.raw.length;
-      await c.call(...cmd);
-      out.push(`${cmd.join(' ')} => ${c.raw.subarray(from).toString('latin1')}`);
-    }
-    return out;
-  } finally {
-    c.close();
-  }
-}
-
 const w = (s: string): string[] => s.split(' ').map((t) => (t === "''" ? '' : t));
 
 async function expectSame(lines: string[]): Promise<void> {
   const cmds = lines.map(w);
   for (const resp3 of [false, true]) {
-    const [a, b] = await Promise.all([transcript(sonic.port, cmds, resp3), transcript(redis.port, cmds, resp3)]);
+    const [a, b] = await Promise.all([transcript(sonic.port, cmds, resp3, { flushFirst: true }), transcript(redis.port, cmds, resp3, { flushFirst: true })]);
     expect(a).toEqual(b);
   }
 }

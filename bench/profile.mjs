@@ -9,7 +9,7 @@
 import { mkdirSync, readdirSync } from 'node:fs';
 import { join } from 'node:path';
 import { readFileSync, writeFileSync } from 'node:fs';
-import { DEFAULT_SONIC_MAIN, killAll, parseArgs, run, startSonic } from './lib.mjs';
+import { DEFAULT_SONIC_MAIN, parseArgs, run, runMain, startSonic } from './lib.mjs';
 import { printSummary, summarise } from './cpuprofile-summary.mjs';
 
 const o = parseArgs(process.argv.slice(2), {
@@ -61,11 +61,4 @@ async function main() {
   writeFileSync(join(dir, 'summary.json'), JSON.stringify(s, null, 2));
 }
 
-main().then(
-  () => killAll(),
-  (err) => {
-    process.stderr.write(`profile: ${err?.stack ?? err}\n`);
-    killAll();
-    process.exit(1);
-  },
-);
+runMain(main);

@@ -16,12 +16,12 @@ import {
   cpuNs,
   cpuUserSys,
   fmtInt,
-  killAll,
   loadavg,
   median,
   parseArgs,
   parseCsv,
   run,
+  runMain,
   startRedis,
   startSonic,
   table,
@@ -295,14 +295,4 @@ async function main() {
   process.stdout.write(`bench: done in ${result.seconds} s\n`);
 }
 
-main().then(
-  () => {
-    killAll();
-    process.exit(0);
-  },
-  (err) => {
-    process.stderr.write(`bench: ${err?.stack ?? err}\n`);
-    killAll();
-    process.exit(1);
-  },
-);
+runMain(main);

@@ -9,6 +9,7 @@ import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { Redis } from 'ioredis';
+import { freePort, sleep } from './lib.mjs';
 
 const ROOT = resolve(import.meta.dirname, '..');
 const SONIC = join(ROOT, 'packages/cli/dist/main.js');
@@ -17,7 +18,6 @@ const DOWN_AFTER = Number(process.argv[3] ?? 1000);
 const children = new Set();
 const dirs = new Set();
 
-const sleep = (ms) => new Promise((r) => setTimeout(r, ms));
 const isFree = (port) => new Promise((res) => { const s = createServer(); s.once('error', () => res(false)); s.listen(port, '127.0.0.1', () => s.close(() => res(true))); });
 async function portPair() {
   for (;;) {
@@ -25,7 +25,6 @@ async function portPair() {
     if ((await isFree(p)) && (await isFree(p + 10000))) return p;
   }
 }
-const freePort = () => new Promise((res) => { const s = createServer(); s.listen(0, '127.0.0.1', () => { const p = s.address().port; s.close(() => res(p)); }); });
 function tmp(prefix) { const d = mkdtempSync(join(tmpdir(), prefix)); dirs.add(d); return d; }
 function run(cmd, args) {
   const c = spawn(cmd, args, { stdio: 'ignore', env: { ...process.env, SONIC_LOG_LEVEL: 'warn' } });

@@ -12,6 +12,8 @@ import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { Cluster, Redis } from 'ioredis';
+import { keyHashSlot } from '@sonic/protocol';
+import { freePort, sleep } from './lib.mjs';
 
 const ROOT = resolve(import.meta.dirname, '..');
 const SONIC = join(ROOT, 'packages/cli/dist/main.js');
@@ -21,7 +23,6 @@ const VALUE = 'x'.repeat(1024);
 const children = new Set();
 const dirs = new Set();
 
-const sleep = (ms) => new Promise((r) => setTimeout(r, ms));
 const isFree = (port) => new Promise((res) => { const s = createServer(); s.once('error', () => res(false)); s.listen(port, '127.0.0.1', () => s.close(() => res(true))); });
 async function portPair() {
   for (;;) {
@@ -29,7 +30,6 @@ async function portPair() {
     if ((await isFree(p)) && (await isFree(p + 10000))) return p;
   }
 }
-const freePort = () => new Promise((res) => { const s = createServer(); s.listen(0, '127.0.0.1', () => { const p = s.address().port; s.close(() => res(p)); }); });
 function tmp(prefix) { const d = mkdtempSync(join(tmpdir(), prefix)); dirs.add(d); return d; }
 function run(cmd, args, opts = {}) {
   const c = spawn(cmd, args, { stdio: 'ignore', env: { ...process.env, SONIC_LOG_LEVEL: 'warn' }, ...opts });
@@ -59,9 +59,8 @@ async function until(what, fn, ms = 60000) {
   throw new Error(`timed out: ${what}`);
 }
 
-// CRC16/XMODEM slot of a key (hash tags), to find a tag in a given slot.
-const TABLE = new Uint16Array(256).map((_, i) => { let c = i << 8; for (let j = 0; j < 8; j++) c = c & 0x8000 ? ((c << 1) ^ 0x1021) & 0xffff : (c << 1) & 0xffff; return c; });
-const slotOf = (s) => { let crc = 0; for (const b of Buffer.from(s)) crc = ((crc << 8) & 0xffff) ^ TABLE[((crc >> 8) ^ b) & 0xff]; return crc & 16383; };
+// The slot of a key as every node computes it (hash tags), to find a tag in a given slot.
+const slotOf = keyHashSlot;
 function tagFor(slot) { for (let i = 0; ; i++) if (slotOf(`t${i}`) === slot) return `{t${i}}`; }
 
 async function fill(port, tag) {

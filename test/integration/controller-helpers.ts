@@ -4,13 +4,13 @@
  * writes unique keys without pause, and waits on the controllers' status.
  */
 import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
-import { createServer, Socket } from 'node:net';
+import { createServer } from 'node:net';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { Redis } from 'ioredis';
 import { ControlClients, parseControllers } from '@sonic/controller';
-import { SONIC, freePort, portHandedOut } from './harness.js';
+import { SONIC, freePort, portAccepts, portHandedOut } from './harness.js';
 
 export interface Ctl {
   id: string;
@@ -61,16 +61,7 @@ export async function waitForPort(port: number, host = '127.0.0.1', ms = 10000, 
   const deadline = Date.now() + ms;
   while (Date.now() < deadline) {
     if (child && child.exitCode !== null) throw new Error(`process exited (${child.exitCode}) before listening:\n${out?.()}`);
-    const ok = await new Promise<boolean>((res) => {
-      const s = new Socket();
-      s.once('connect', () => {
-        s.destroy();
-        res(true);
-      });
-      s.once('error', () => res(false));
-      s.connect(port, host);
-    });
-    if (ok) return;
+    if (await portAccepts(port, host)) return;
     await sleep(30);
   }
   throw new Error(`${host}:${port} not listening after ${ms} ms:\n${out?.()}`);

@@ -57,20 +57,24 @@ export interface Proc {
   stop(signal?: NodeJS.Signals): Promise<number | null>;
 }
 
+/** Whether something accepts connections on host:port now. */
+export function portAccepts(port: number, host = '127.0.0.1'): Promise<boolean> {
+  return new Promise<boolean>((res) => {
+    const s = new Socket();
+    s.once('connect', () => {
+      s.destroy();
+      res(true);
+    });
+    s.once('error', () => res(false));
+    s.connect(port, host);
+  });
+}
+
 export async function waitForPort(port: number, child: ChildProcess, out: () => string, ms = 10000): Promise<void> {
   const deadline = Date.now() + ms;
   while (Date.now() < deadline) {
     if (child.exitCode !== null) throw new Error(`process exited with ${child.exitCode} before listening:\n${out()}`);
-    const ok = await new Promise<boolean>((res) => {
-      const s = new Socket();
-      s.once('connect', () => {
-        s.destroy();
-        res(true);
-      });
-      s.once('error', () => res(false));
-      s.connect(port, '127.0.0.1');
-    });
-    if (ok) return;
+    if (await portAccepts(port)) return;
     await new Promise((r) => setTimeout(r, 50));
   }
   throw new Error(`port ${port} not listening after ${ms} ms:\n${out()}`);

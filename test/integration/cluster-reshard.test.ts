@@ -39,7 +39,10 @@ describe('online resharding', () => {
     await Promise.all(Array.from({ length: 2000 }, (_, i) => (i % 10 === 0 ? io.set(`pre:${i}`, `v${i}`, 'EX', 600) : io.set(`pre:${i}`, `v${i}`))));
     const loads = [
       new Load((k, v) => io.set(k, v), (k) => io.incr(k), (k, f, v) => io.hset(k, f, v), 'io', 3),
-      new Load((k, v) => nr.set(k, v), (k) => nr.incr(k), (k, f, v) => nr.hSet(k, f, v), 'nr', 3),
+      // node-redis fails the commands in flight to a node it drops from its topology (shard-4
+      // once it owns no slot) with "Disconnects client" and does not retry them: their fate
+      // is unknown, so they count neither as acknowledged nor as errors (logged below).
+      new Load((k, v) => nr.set(k, v), (k) => nr.incr(k), (k, f, v) => nr.hSet(k, f, v), 'nr', 3, true, /^Disconnects client$/),
     ];
     await waitFor('the load runs', () => loads.every((l) => l.acked.length > 100), 10000);
     // A client blocked on a key of a slot that moves follows it (MOVED, then BLPOP again there).
@@ -69,6 +72,7 @@ describe('online resharding', () => {
     expect(Object.fromEntries(await slotCounts(cl))).toEqual({ 'shard-1': 5461, 'shard-2': 5462, 'shard-3': 5461, 'shard-4': 0 });
     await sleep(200);
     for (const l of loads) await l.stop();
+    for (const l of loads) if (l.tolerated.length > 0) console.log(`${l.prefix}: ${l.tolerated.length} command(s) of unknown fate: ${[...new Set(l.tolerated)].join(' | ')}`);
     for (const l of loads) expect(l.errors.length, `${l.prefix}: ${[...new Set(l.errors)].join(' | ')}`).toBe(0);
 
     // Everything acknowledged is there, counters exact, hash fields present, TTLs kept.
